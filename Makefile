@@ -1,0 +1,44 @@
+# Two commands matter: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: run test lint format install translations messages bench clean
+
+run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
+	$(BIN)/flask --app booking init-db
+	$(BIN)/python -m booking.devserver
+
+test: install  ## the whole test suite
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check booking tests config.py celery_worker.py
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format booking tests config.py celery_worker.py
+
+install: $(STAMP) $(COMPILED)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]'
+	touch $(STAMP)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(COMPILED)
+
+messages: $(STAMP)  ## extract every translatable text and update the catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o booking/translations/messages.pot --no-location --sort-output --project=termine .
+	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

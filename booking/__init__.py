@@ -1,0 +1,110 @@
+"""Termine: online appointments for a public office. `create_app` is the factory."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from sqlalchemy import event
+
+from booking.extensions import babel, csrf, db, limiter, migrate
+from booking.office import Office, load_office
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "migrations"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from `config.Config` (the environment), overridden by `test_config`."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=instance_path,
+        template_folder=str(ROOT / "templates"),
+    )
+    from config import Config
+
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _derive_defaults(app)
+
+    office = load_office(app.config["OFFICE_CONFIG"])
+    app.extensions["office"] = office
+    app.config["BABEL_DEFAULT_TIMEZONE"] = office.timezone.key
+    app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_language)
+    limiter.init_app(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
+
+    from booking import cli, errors
+    from booking.web import api, public, templating
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    templating.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _derive_defaults(app: Flask) -> None:
+    """Fill settings left empty with development defaults kept in `instance/`."""
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'termine.db'}"
+
+
+def _tune_sqlite(engine: Any) -> None:
+    """SQLite: wait for locks, and take the write lock at BEGIN so concurrent bookings queue
+    instead of failing (the pysqlite recipe in SQLAlchemy's documentation)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def select_language() -> str:
+    """Explicit choice (session), else the browser's Accept-Language, else German."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("language")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def current_office() -> Office:
+    from flask import current_app
+
+    return current_app.extensions["office"]

@@ -1,0 +1,48 @@
+"""`make run`: the web app plus the Celery worker and beat on the embedded defaults,
+started together and stopped together with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+URL = "http://127.0.0.1:5000"
+
+
+def commands() -> list[list[str]]:
+    return [
+        [str(BIN / "flask"), "--app", "booking", "run", "--host", "127.0.0.1", "--port", "5000"],
+    ]
+
+
+def main() -> int:
+    print(
+        f"\n  Termine runs on {URL}\n  Emails are written to instance/outbox/ as .eml files.\n"
+        "  Stop with Ctrl-C.\n",
+        flush=True,
+    )
+    processes = [subprocess.Popen(command, env=os.environ.copy()) for command in commands()]
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return max((p.returncode or 0) for p in processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Error pages for people and JSON errors for the API, chosen by the request path."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+API_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+def _message(code: int) -> str:
+    return {
+        400: _("The request could not be understood."),
+        404: _("This page does not exist. Please check the link."),
+        405: _("This action is not possible here."),
+        413: _("The request is too large."),
+        429: _("Too many requests. Please wait a moment and try again."),
+    }.get(code, _("Something went wrong. Please try again later."))
+
+
+def api_error(code: int, error: str | None = None, message: str | None = None) -> Response:
+    """`{"error": machine_code, "message": text}` with status `code`."""
+    response = jsonify(error=error or API_CODES.get(code, "server_error"), message=message or _message(code))
+    response.status_code = code
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        if request.path.startswith("/api/"):
+            response = api_error(code)
+        else:
+            response = app.make_response(
+                (render_template("error.html", code=code, message=_message(code)), code)
+            )
+        if code == 429 and error.response is not None and "Retry-After" in error.response.headers:
+            response.headers["Retry-After"] = error.response.headers["Retry-After"]
+        return response

@@ -1,0 +1,154 @@
+"""Which appointment slots exist, and which of them can be booked at a given moment.
+
+Pure: no Flask, no database, no clock. `now` is always passed in (aware). Slots are
+laid on the office's local wall clock (08:30 stays 08:30 across a DST change) and
+carried as aware datetimes, so converting them to UTC for storage is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+from booking.office import Office, Service
+
+UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """One bookable start of a service; `start` and `end` are aware, in the office zone."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A closed stretch of time (aware datetimes), e.g. a staff meeting."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, slot: Slot) -> bool:
+        return self.start < slot.end and slot.start < self.end
+
+
+class Unbookable(Enum):
+    """Why a requested start is not an open slot."""
+
+    PAST = "past"
+    TOO_SOON = "too_soon"
+    BEYOND_HORIZON = "beyond_horizon"
+    CLOSED = "closed"
+    OFF_GRID = "off_grid"
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def is_holiday(office: Office, day: date) -> bool:
+    if not office.holiday_country:
+        return False
+    return day in _holidays(office.holiday_country, office.holiday_subdivision, day.year)
+
+
+def is_open_day(office: Office, day: date) -> bool:
+    """Open = the weekday has hours and the day is neither a holiday nor a closure day."""
+    return day.weekday() in office.hours and day not in office.closures and not is_holiday(office, day)
+
+
+def day_slots(office: Office, service: Service, day: date) -> list[Slot]:
+    """Every slot of `service` on `day` from the opening hours, ignoring the booking window."""
+    if not is_open_day(office, day):
+        return []
+    tz = office.timezone
+    duration = timedelta(minutes=service.duration_minutes)
+    step = timedelta(minutes=service.step_minutes)
+    slots = []
+    for period in office.hours[day.weekday()]:
+        start = datetime.combine(day, period.start, tzinfo=tz)
+        close = datetime.combine(day, period.end, tzinfo=tz)
+        while start + duration <= close:
+            slots.append(Slot(_normalise(start), _normalise(start + duration)))
+            start += step
+    return slots
+
+
+def _normalise(moment: datetime) -> datetime:
+    """Round-trip through UTC so a wall time that does not exist gets its real offset."""
+    return moment.astimezone(UTC).astimezone(moment.tzinfo)
+
+
+def local_today(office: Office, now: datetime) -> date:
+    return now.astimezone(office.timezone).date()
+
+
+def window(office: Office, now: datetime) -> tuple[datetime, date]:
+    """The earliest bookable start and the last bookable day at `now`."""
+    earliest = now + timedelta(minutes=office.rules.min_notice_minutes)
+    last_day = local_today(office, now) + timedelta(days=office.rules.horizon_days)
+    return earliest, last_day
+
+
+def days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def bookable_slots(
+    office: Office,
+    service: Service,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    closures: Iterable[Closure] = (),
+) -> list[Slot]:
+    """Slots of the days `first_day`..`last_day` (inclusive) inside the booking window at `now`."""
+    earliest, horizon = window(office, now)
+    first_day = max(first_day, earliest.astimezone(office.timezone).date())
+    last_day = min(last_day, horizon)
+    closures = list(closures)
+    return [
+        slot
+        for day in days(first_day, last_day)
+        for slot in day_slots(office, service, day)
+        if slot.start >= earliest and not any(c.overlaps(slot) for c in closures)
+    ]
+
+
+def check_start(
+    office: Office,
+    service: Service,
+    start: datetime,
+    now: datetime,
+    closures: Iterable[Closure] = (),
+    enforce_notice: bool = True,
+) -> Slot | Unbookable:
+    """The slot that begins at `start`, or the reason it cannot be booked at `now`."""
+    start = start.astimezone(office.timezone)
+    earliest, horizon = window(office, now)
+    if start < now:
+        return Unbookable.PAST
+    if enforce_notice and start < earliest:
+        return Unbookable.TOO_SOON
+    if start.date() > horizon:
+        return Unbookable.BEYOND_HORIZON
+    if not is_open_day(office, start.date()):
+        return Unbookable.CLOSED
+    slot = next((s for s in day_slots(office, service, start.date()) if s.start == start), None)
+    if slot is None:
+        return Unbookable.OFF_GRID
+    if any(c.overlaps(slot) for c in closures):
+        return Unbookable.CLOSED
+    return slot

@@ -1,0 +1,147 @@
+"""The JSON API under /api/v1 (contract: README "JSON API"). Thin: the rules live in bookings."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+
+from booking import bookings, clock, current_office
+from booking.errors import api_error
+from booking.extensions import limiter
+from booking.models import Booking
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_RANGE_DAYS = 92
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    tz = current_office().timezone
+    return {
+        "reference": booking.reference,
+        "token": booking.token,
+        "service": booking.service_id,
+        "start": booking.start_at.astimezone(tz).isoformat(),
+        "end": booking.end_at.astimezone(tz).isoformat(),
+        "status": booking.status,
+        "name": booking.name,
+        "email": booking.email,
+        "phone": booking.phone,
+        "note": booking.note,
+        "language": booking.language,
+        "manage_url": url_for("public.manage", token=booking.token, _external=True),
+    }
+
+
+@bp.get("/services")
+def services() -> Response:
+    language = str(get_locale())
+    return jsonify(
+        [
+            {
+                "id": s.id,
+                "name": s.name(language),
+                "duration_minutes": s.duration_minutes,
+                "capacity": s.capacity,
+            }
+            for s in current_office().services
+        ]
+    )
+
+
+@bp.get("/slots")
+def slots() -> Response:
+    office = current_office()
+    service = office.service(request.args.get("service", ""))
+    if service is None:
+        return api_error(400, "unknown_service", _("Unknown service."))
+    try:
+        first = date.fromisoformat(request.args["from"])
+        last = date.fromisoformat(request.args["to"])
+    except (KeyError, ValueError):
+        return api_error(400, "bad_range", _("Give from and to as YYYY-MM-DD."))
+    if last < first or (last - first) > timedelta(days=MAX_RANGE_DAYS - 1):
+        return api_error(
+            400,
+            "bad_range",
+            _("The range must run forwards and span at most %(days)d days.", days=MAX_RANGE_DAYS),
+        )
+    found = bookings.availability(office, service, first, last, clock.now())
+    return jsonify(
+        {
+            "service": service.id,
+            "timezone": office.timezone.key,
+            "slots": [
+                {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "available": free}
+                for slot, free in found
+            ],
+        }
+    )
+
+
+@bp.post("/bookings")
+@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"])
+def create_booking() -> Response | tuple[Response, int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", _("The body must be a JSON object."))
+    languages = current_app.config["LANGUAGES"]
+    language = body.get("language")
+    if language not in languages:
+        language = str(get_locale())
+    fields = {"service_id": body.get("service"), "start": body.get("start")}
+    text_fields = {name: body.get(name) for name in ("name", "email", "phone", "note")}
+    errors = {
+        name: [_("Must be a string.")]
+        for name, value in {**fields, **text_fields}.items()
+        if value is not None and not isinstance(value, str)
+    }
+    if errors:
+        return jsonify(errors={"service" if k == "service_id" else k: v for k, v in errors.items()}), 422
+    with force_locale(language):
+        try:
+            booking = bookings.book(
+                current_office(),
+                bookings.BookingRequest(
+                    service_id=fields["service_id"] or "",
+                    start=fields["start"] or "",
+                    name=text_fields["name"] or "",
+                    email=text_fields["email"],
+                    phone=text_fields["phone"],
+                    note=text_fields["note"],
+                    language=language,
+                ),
+                clock.now(),
+                languages=languages,
+            )
+        except bookings.InvalidBooking as invalid:
+            return jsonify(errors=invalid.errors), 422
+        except bookings.SlotFull:
+            return api_error(409, "slot_full", _("Every place at this time is taken."))
+    response = jsonify(booking_json(booking))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_booking", token=booking.token)
+    return response
+
+
+@bp.get("/bookings/<token>")
+def get_booking(token: str) -> Response:
+    booking = bookings.get_by_token(token)
+    if booking is None:
+        return api_error(404)
+    return jsonify(booking_json(booking))
+
+
+@bp.delete("/bookings/<token>")
+def cancel_booking(token: str) -> Response:
+    booking = bookings.get_by_token(token)
+    if booking is None:
+        return api_error(404)
+    try:
+        bookings.cancel(booking, clock.now())
+    except bookings.TooLate:
+        return api_error(409, "already_begun", _("The appointment has already begun."))
+    return jsonify(status="cancelled")

@@ -1,0 +1,24 @@
+"""HTML forms: CSRF protection and field rendering. The rules live in `booking.bookings`."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, StringField, TelField, TextAreaField
+from wtforms.validators import InputRequired
+
+
+class BookingForm(FlaskForm):
+    start = HiddenField()
+    name = StringField(_l("Name"))
+    email = EmailField(_l("Email address"))
+    phone = TelField(_l("Phone (optional)"))
+    note = TextAreaField(_l("What is your appointment about? (optional)"))
+    consent = BooleanField(
+        _l("I agree that my details are stored to arrange this appointment."),
+        validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (cancel); it carries only the CSRF token."""

@@ -1,0 +1,168 @@
+"""The resident's pages: choose a service and a time, book, manage the booking. Thin views."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from babel.dates import get_day_names
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from booking import bookings, clock, current_office
+from booking.extensions import limiter
+from booking.office import Service
+from booking.schedule import Unbookable, check_start, local_today
+from booking.web.forms import BookingForm, ConfirmForm
+
+bp = Blueprint("public", __name__)
+
+
+def _service_or_404(service_id: str) -> Service:
+    service = current_office().service(service_id)
+    if service is None:
+        abort(404)
+    return service
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@bp.get("/")
+def home() -> str:
+    office = current_office()
+    names = get_day_names("wide", locale=str(get_locale()))
+    opening_hours = [(names[day], periods) for day, periods in sorted(office.hours.items())]
+    return render_template("public/home.html", services=office.services, opening_hours=opening_hours)
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("public/privacy.html")
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> Response:
+    if code in current_app.config["LANGUAGES"]:
+        session["language"] = code
+    target = request.args.get("next", "")
+    # Only paths on this site, never another host.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("public.home")
+    return redirect(target)
+
+
+@bp.get("/book/<service_id>")
+def week(service_id: str) -> str:
+    office, service, now = current_office(), _service_or_404(service_id), clock.now()
+    today = local_today(office, now)
+    first_week, last_day = _monday(today), today + timedelta(days=office.rules.horizon_days)
+    try:
+        monday = _monday(date.fromisoformat(request.args["week"]))
+    except (KeyError, ValueError):
+        free_day = bookings.first_free_day(office, service, now)
+        monday = _monday(free_day) if free_day else first_week
+    monday = min(max(monday, first_week), _monday(last_day))
+    slots = bookings.availability(office, service, monday, monday + timedelta(days=6), now)
+    days = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        day_slots = [(slot, free) for slot, free in slots if slot.start.date() == day]
+        if day_slots or day.weekday() in office.hours:
+            days.append((day, day_slots))
+    return render_template(
+        "public/week.html",
+        service=service,
+        days=days,
+        monday=monday,
+        previous_week=monday - timedelta(days=7) if monday > first_week else None,
+        next_week=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
+        any_free=any(free for _slot, free in slots),
+    )
+
+
+@bp.route("/book/<service_id>/details", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
+def details(service_id: str) -> Response | tuple[str, int] | str:
+    office, service = current_office(), _service_or_404(service_id)
+    form = BookingForm()
+    start = bookings.parse_start(request.values.get("start", ""), office)
+    if start is None:
+        flash(_("Please choose a time."), "error")
+        return redirect(url_for("public.week", service_id=service.id))
+    slot = check_start(office, service, start, clock.now())
+    if isinstance(slot, Unbookable):
+        flash(bookings.unbookable_message(slot), "error")
+        return redirect(url_for("public.week", service_id=service.id))
+    form.start.data = slot.start.isoformat()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            try:
+                booking = bookings.book(
+                    office,
+                    bookings.BookingRequest(
+                        service_id=service.id,
+                        start=slot.start,
+                        name=form.name.data or "",
+                        email=form.email.data,
+                        phone=form.phone.data,
+                        note=form.note.data,
+                        language=str(get_locale()),
+                    ),
+                    clock.now(),
+                    languages=current_app.config["LANGUAGES"],
+                )
+            except bookings.InvalidBooking as invalid:
+                for field, messages in invalid.errors.items():
+                    getattr(form, field).errors = list(messages)
+            except bookings.SlotFull:
+                flash(_("Sorry, this time was just taken. Please choose another time."), "error")
+                return redirect(
+                    url_for("public.week", service_id=service.id, week=_monday(slot.start.date()).isoformat())
+                )
+            else:
+                return redirect(url_for("public.manage", token=booking.token, new=1))
+    return render_template(
+        "public/details.html", service=service, slot=slot, form=form, week_start=_monday(slot.start.date())
+    ), status
+
+
+@bp.get("/b/<token>")
+def manage(token: str) -> str:
+    booking = bookings.get_by_token(token) or abort(404)
+    return render_template(
+        "public/manage.html",
+        booking=booking,
+        service=current_office().service(booking.service_id),
+        form=ConfirmForm(),
+        new=request.args.get("new") == "1",
+        past=booking.start_at <= clock.now(),
+        manage_url=url_for("public.manage", token=booking.token, _external=True),
+    )
+
+
+@bp.post("/b/<token>/cancel")
+def cancel(token: str) -> Response:
+    booking = bookings.get_by_token(token) or abort(404)
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        if bookings.cancel(booking, clock.now()):
+            flash(_("Your appointment is cancelled. The time is free again for others."), "success")
+    except bookings.TooLate:
+        flash(_("This appointment has already begun and can no longer be cancelled online."), "error")
+    return redirect(url_for("public.manage", token=token))

@@ -1,0 +1,54 @@
+"""Every setting of the service, read from the environment (names in README.md).
+
+Nothing else in the project reads the environment. Defaults are for a laptop:
+SQLite and an embedded broker under `instance/`, emails written as files.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(url: str | None) -> str | None:
+    """Let a plain `postgresql://` URL use the psycopg 3 driver the project installs."""
+    if url and url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    """Settings from the environment; `None` means "derive a default from instance/"."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or None
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or None
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "file")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "localhost")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    SMTP_STARTTLS = _flag("SMTP_STARTTLS", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM") or None
+    OFFICE_CONFIG = os.environ.get("OFFICE_CONFIG") or None
+    REMINDER_SCAN_SECONDS = int(os.environ.get("REMINDER_SCAN_SECONDS", "60"))
+    RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Behind HTTPS (production) the session cookie is sent over TLS only.
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", False)
+
+    # Fixed choices, not settings.
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    MAX_CONTENT_LENGTH = 64 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    LANGUAGES = ("de", "en")
+    RATELIMIT_HEADERS_ENABLED = True
+    BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"

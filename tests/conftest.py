@@ -1,0 +1,109 @@
+"""Shared fixtures: an app on a fresh database (SQLite, or PostgreSQL when TEST_DATABASE_URL
+is set), a pinned clock, a test client and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from booking import create_app
+from booking.extensions import db
+from config import database_url
+
+# A Friday morning; the next week (29 March 2027) is the first after the DST change.
+FIXED_NOW = datetime(2027, 3, 26, 9, 0, tzinfo=UTC)
+
+
+def required_service(variable: str) -> str | None:
+    """The URL in `variable`; in CI (CI=true) a missing one is an error, never a skip."""
+    value = os.environ.get(variable)
+    if not value and os.environ.get("CI"):
+        pytest.fail(f"{variable} must be set in CI; these tests may not skip there")
+    return value
+
+
+@dataclass
+class Clock:
+    """The app's notion of now; tests move it."""
+
+    now: datetime = FIXED_NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    base = required_service("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped (CI sets it)")
+    url = sa.make_url(database_url(base))
+    name = f"termine_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_uri(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """PostgreSQL when TEST_DATABASE_URL is set, else a SQLite file of this test."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_app(uri: str, clock: Clock, instance: str, **overrides: object) -> Flask:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "CLOCK": clock,
+        "SERVER_NAME": "termine.test",
+        "MAIL_BACKEND": "file",
+        "INSTANCE_PATH": instance,
+        **overrides,
+    }
+    return create_app(config)
+
+
+@pytest.fixture
+def app(database_uri: str, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    app = make_app(database_uri, clock, str(tmp_path / "instance"))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
