@@ -337,3 +337,44 @@ def first_free_day(office: Office, service: Service, now: datetime) -> date | No
         if free:
             return slot.start.date()
     return None
+
+
+def move(
+    office: Office, booking: Booking, new_start: str | datetime, now: datetime, *, enforce_notice: bool = True
+) -> Booking:
+    """Move to another slot of the same service in one transaction: the new place is taken
+    and the old one freed together, or nothing changes (`InvalidBooking`, `SlotFull`, `TooLate`)."""
+    if not booking.active:
+        raise InvalidBooking({"start": [_("This appointment is cancelled.")]})
+    if booking.start_at <= now:
+        raise TooLate()
+    service = office.service(booking.service_id)
+    start = parse_start(new_start, office)
+    if service is None or start is None:
+        raise InvalidBooking({"start": [_("Please choose a time.")]})
+    day = start.astimezone(office.timezone).date()
+    slot = check_start(office, service, start, now, closures_between(day, day), enforce_notice)
+    if isinstance(slot, Unbookable):
+        raise InvalidBooking({"start": [unbookable_message(slot)]})
+    if slot.start == booking.start_at:
+        raise InvalidBooking({"start": [_("This is already the time of your appointment.")]})
+    try:
+        changed = db.session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking.id, Booking.status == "confirmed", Booking.sequence == booking.sequence
+            )
+            .values(start_at=slot.start, end_at=slot.end, sequence=Booking.sequence + 1)
+        ).rowcount
+        if not changed:  # cancelled or moved by someone else meanwhile
+            raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
+        db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
+        _claim_place(service, slot.start, booking)
+        db.session.refresh(booking)
+        outbox = _queue_email(booking, "move", now) if booking.email else None
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    _after_commit([outbox.id] if outbox else [])
+    return booking
