@@ -5,14 +5,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
+AXE    := node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint format install translations messages bench clean
 
 run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
+	$(BIN)/flask --app booking dev-staff
 	$(BIN)/python -m booking.devserver
 
-test: install  ## the whole test suite
+test: install $(AXE)  ## the whole test suite
 	$(BIN)/pytest
 
 lint: install
@@ -31,6 +33,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]'
 	touch $(STAMP)
 
+# axe-core (npm) checks pages for WCAG violations in the browser tests; without npm they are skipped.
+$(AXE): package.json
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the accessibility tests will be skipped (CI installs it)"; fi
+
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel compile --statistics -i $< -o $@
 
@@ -39,6 +46,9 @@ translations: $(COMPILED)
 messages: $(STAMP)  ## extract every translatable text and update the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o booking/translations/messages.pot --no-location --sort-output --project=termine .
 	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations --no-fuzzy-matching --ignore-obsolete
+
+bench: install  ## the benchmark (not part of make test): production stack under load, ratios vs baselines
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

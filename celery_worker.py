@@ -1,6 +1,9 @@
-"""Entry point for `celery -A celery_worker worker|beat`: the Flask app's Celery app."""
+"""Entry point for `celery -A celery_worker worker|beat`: the Flask app's Celery app.
+
+The Flask app must not be called `app` here: `celery -A` would pick it instead of `celery`.
+"""
 
 from booking import create_app
 
-app = create_app()
-celery = app.extensions.get("celery")
+flask_app = create_app()
+celery = flask_app.extensions["celery"]

@@ -38,6 +38,19 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM") or None
     OFFICE_CONFIG = os.environ.get("OFFICE_CONFIG") or None
     REMINDER_SCAN_SECONDS = int(os.environ.get("REMINDER_SCAN_SECONDS", "60"))
+    # Where instance/ lives (database, broker folders, outbox); Flask's default when unset.
+    INSTANCE_PATH = os.path.abspath(os.environ["INSTANCE_PATH"]) if os.environ.get("INSTANCE_PATH") else None
+    # Base of the links in emails, which workers build without a request (e.g. https://termine.example).
+    PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
+    # Email delivery: beat relays unsent outbox rows this often; a failed send is retried after
+    # MAIL_RETRY_SECONDS, doubling up to MAIL_RETRY_MAX_SECONDS, and given up MAIL_GIVE_UP_HOURS
+    # after the email was queued; a worker holds a row MAIL_LEASE_SECONDS while it sends.
+    OUTBOX_RELAY_SECONDS = float(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))
+    MAIL_RETRY_SECONDS = float(os.environ.get("MAIL_RETRY_SECONDS", "60"))
+    MAIL_RETRY_MAX_SECONDS = float(os.environ.get("MAIL_RETRY_MAX_SECONDS", "3600"))
+    MAIL_GIVE_UP_HOURS = float(os.environ.get("MAIL_GIVE_UP_HOURS", "48"))
+    MAIL_LEASE_SECONDS = float(os.environ.get("MAIL_LEASE_SECONDS", "120"))
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Behind HTTPS (production) the session cookie is sent over TLS only.
@@ -49,6 +62,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
-    LANGUAGES = ("de", "en")
+    LANGUAGES = ("de", "en", "tr", "ar", "uk", "ru", "pl", "fa")
     RATELIMIT_HEADERS_ENABLED = True
-    BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"
+    BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"  # per IP address
+    BOOKING_EMAIL_RATE_LIMIT = "10 per day; 3 per minute"  # per email address
+    SLOTS_RATE_LIMIT = "300 per minute"  # slot look-ups per IP address

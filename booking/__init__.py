@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 
-from booking.extensions import babel, csrf, db, limiter, migrate
+from booking.extensions import babel, csrf, db, limiter, login, migrate
 from booking.office import Office, load_office
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,15 +19,15 @@ MIGRATIONS = ROOT / "migrations"
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from `config.Config` (the environment), overridden by `test_config`."""
-    instance_path = (test_config or {}).get("INSTANCE_PATH")
+    from config import Config
+
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or Config.INSTANCE_PATH
     app = Flask(
         __name__,
         instance_relative_config=True,
         instance_path=instance_path,
         template_folder=str(ROOT / "templates"),
     )
-    from config import Config
-
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
@@ -45,18 +45,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
     limiter.init_app(app)
+    login.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
 
-    from booking import cli, errors
-    from booking.web import api, public, templating
+    from booking import cli, errors, security
+    from booking.web import api, public, staff, templating
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(staff.feed_bp)
     csrf.exempt(api.bp)
     templating.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
+    from booking.celery_app import celery_init_app
+
+    celery_init_app(app)
     return app
 
 
@@ -98,6 +105,8 @@ def select_language() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, Celery tasks: the default (emails force their own language)
+        return languages[0]
     chosen = session.get("language")
     if chosen in languages:
         return chosen

@@ -12,17 +12,18 @@ import secrets
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, literal, select, text, union_all, update
+from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
-from booking.models import Booking, Outbox, SlotClaim
+from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
+from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
-from booking.schedule import Closure, Slot, Unbookable, bookable_slots, check_start
+from booking.schedule import Closure, Slot, Unbookable, bookable_slots, check_start, day_slots, window
 
 NAME_MAX = 100
 NOTE_MAX = 1000
@@ -83,12 +84,39 @@ def parse_start(value: str | datetime, office: Office) -> datetime | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=office.timezone)
+    try:  # an offset that pushes the year out of range (9999-12-31T23:59-12:00) is no time either
+        moment.astimezone(office.timezone)
+    except OverflowError:
+        return None
     return moment
 
 
 def closures_between(first_day: date, last_day: date) -> list[Closure]:
-    """Closures entered by staff that touch these days (none until staff pages exist)."""
-    return []
+    """Closures entered by staff that touch these days, from one query. The UTC window is a day
+    wider on each side than the local days need; `Closure.overlaps` decides per slot exactly."""
+    low = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=UTC)
+    high = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=UTC)
+    rows = db.session.execute(
+        select(ClosureRow.start_at, ClosureRow.end_at).where(
+            ClosureRow.start_at < high, ClosureRow.end_at > low
+        )
+    ).all()
+    return [Closure(start, end) for start, end in rows]
+
+
+def _audit(
+    booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = ""
+) -> None:
+    """Record who (None = the resident) did what, inside the caller's transaction."""
+    db.session.add(
+        AuditEvent(
+            booking_id=booking_id,
+            staff_id=staff.id if staff is not None else None,
+            at=now,
+            action=action,
+            details=details or None,
+        )
+    )
 
 
 def _validate(
@@ -168,8 +196,10 @@ def book(
     enforce_notice: bool = True,
     email_required: bool = True,
     languages: tuple[str, ...] = ("de", "en"),
+    staff: Staff | None = None,
 ) -> Booking:
-    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged."""
+    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged.
+    Staff booking for a caller pass `staff`, `enforce_notice=False`, `email_required=False`."""
     service, slot, fields = _validate(
         office,
         request,
@@ -190,11 +220,13 @@ def book(
             status="confirmed",
             sequence=0,
             created_at=now,
+            created_by_staff_id=staff.id if staff is not None else None,
             **fields,
         )
         db.session.add(booking)
         db.session.flush()
         _claim_place(service, slot.start, booking)
+        _audit(booking.id, staff, now, "booked", _iso(slot.start))
         outbox = _queue_email(booking, "confirm", now) if booking.email else None
         db.session.commit()
     except BaseException:
@@ -229,25 +261,31 @@ def _check_active_limit(office: Office, email: str, now: datetime) -> None:
         )
 
 
+# Takes the lowest free place number of a slot in one statement (PostgreSQL and SQLite alike).
+# A concurrent insert of the same place ends in ON CONFLICT DO NOTHING: no row comes back.
+CLAIM_FIRST_FREE_PLACE = text("""
+WITH RECURSIVE places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)
+INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
+SELECT CAST(:service AS VARCHAR(40)), :start, n, :booking FROM places
+WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
+ORDER BY n LIMIT 1
+ON CONFLICT DO NOTHING
+RETURNING place_no
+""").bindparams(bindparam("start", type_=UTCDateTime()))
+
+
 def _claim_place(service: Service, start: datetime, booking: Booking) -> None:
-    """Insert the first free place number; a unique violation means someone else has it."""
-    taken = set(
-        db.session.scalars(
-            select(SlotClaim.place_no).where(SlotClaim.service_id == service.id, SlotClaim.start_at == start)
+    """Take the first free place; the unique key (service, start, place) decides races."""
+    values = {"capacity": service.capacity, "service": service.id, "start": start, "booking": booking.id}
+    while db.session.execute(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
+        taken = db.session.scalar(
+            select(func.count(SlotClaim.id)).where(
+                SlotClaim.service_id == service.id, SlotClaim.start_at == start
+            )
         )
-    )
-    for place in range(1, service.capacity + 1):
-        if place in taken:
-            continue
-        try:
-            with db.session.begin_nested():
-                db.session.add(
-                    SlotClaim(service_id=service.id, start_at=start, place_no=place, booking_id=booking.id)
-                )
-            return
-        except IntegrityError:
-            continue
-    raise SlotFull()
+        if taken >= service.capacity:
+            raise SlotFull()
+        # else another booking took the same place number a moment ago: try the next one
 
 
 def _new_reference() -> str:
@@ -285,20 +323,29 @@ def get_by_token(token: str) -> Booking | None:
     return db.session.scalar(select(Booking).where(Booking.token == token))
 
 
-def cancel(booking: Booking, now: datetime, *, allow_past: bool = False) -> bool:
+def cancel(
+    booking: Booking,
+    now: datetime,
+    *,
+    allow_past: bool = False,
+    reason: str | None = None,
+    staff: Staff | None = None,
+) -> bool:
     """Cancel and free the place at once; False when it was already cancelled (harmless)."""
     if not allow_past and booking.start_at <= now and booking.active:
         raise TooLate()
+    reason = (reason or "").strip() or None
     try:
         changed = db.session.execute(
             update(Booking)
             .where(Booking.id == booking.id, Booking.status == "confirmed")
-            .values(status="cancelled", cancelled_at=now, sequence=Booking.sequence + 1)
+            .values(status="cancelled", cancelled_at=now, sequence=Booking.sequence + 1, cancel_reason=reason)
         ).rowcount
         if not changed:
             db.session.rollback()
             return False
         db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
+        _audit(booking.id, staff, now, "cancelled", reason or "")
         db.session.refresh(booking)
         outbox = _queue_email(booking, "cancel", now) if booking.email else None
         db.session.commit()
@@ -312,21 +359,32 @@ def cancel(booking: Booking, now: datetime, *, allow_past: bool = False) -> bool
 def availability(
     office: Office, service: Service, first_day: date, last_day: date, now: datetime
 ) -> list[tuple[Slot, int]]:
-    """Each bookable slot of these days with its free places, from one query."""
-    slots = bookable_slots(office, service, first_day, last_day, now, closures_between(first_day, last_day))
-    if not slots:
+    """Each bookable slot of these days with its free places. One query brings both the taken
+    places and the staff closures of the days; the slots themselves come from the pure schedule."""
+    earliest, horizon = window(office, now)
+    first_day = max(first_day, earliest.astimezone(office.timezone).date())
+    last_day = min(last_day, horizon)
+    if first_day > last_day:
         return []
-    rows = db.session.execute(
-        select(SlotClaim.start_at, func.count(SlotClaim.id))
-        .where(
-            SlotClaim.service_id == service.id,
-            SlotClaim.start_at >= slots[0].start,
-            SlotClaim.start_at <= slots[-1].start,
-        )
+    low = datetime.combine(first_day, time(), tzinfo=office.timezone)
+    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=office.timezone)
+    claims = (
+        select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
+        .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
         .group_by(SlotClaim.start_at)
-    ).all()
-    taken = {start: count for start, count in rows}
-    return [(slot, max(service.capacity - taken.get(slot.start, 0), 0)) for slot in slots]
+    )
+    closed = select(ClosureRow.start_at, literal(0), ClosureRow.end_at).where(
+        ClosureRow.start_at < high, ClosureRow.end_at > low
+    )
+    taken: dict[datetime, int] = {}
+    closures: list[Closure] = []
+    for start, count, end in db.session.execute(union_all(claims, closed)):
+        if end is None:
+            taken[start] = count
+        else:
+            closures.append(Closure(start, end))
+    slots = bookable_slots(office, service, first_day, last_day, now, closures)
+    return [(slot, max(service.capacity - taken.get(slot.start_utc, 0), 0)) for slot in slots]
 
 
 def first_free_day(office: Office, service: Service, now: datetime) -> date | None:
@@ -340,10 +398,18 @@ def first_free_day(office: Office, service: Service, now: datetime) -> date | No
 
 
 def move(
-    office: Office, booking: Booking, new_start: str | datetime, now: datetime, *, enforce_notice: bool = True
+    office: Office,
+    booking: Booking,
+    new_start: str | datetime,
+    now: datetime,
+    *,
+    enforce_notice: bool = True,
+    staff: Staff | None = None,
+    reason: str | None = None,
 ) -> Booking:
     """Move to another slot of the same service in one transaction: the new place is taken
     and the old one freed together, or nothing changes (`InvalidBooking`, `SlotFull`, `TooLate`)."""
+    old_start = booking.start_at
     if not booking.active:
         raise InvalidBooking({"start": [_("This appointment is cancelled.")]})
     if booking.start_at <= now:
@@ -370,6 +436,9 @@ def move(
             raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
         db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
         _claim_place(service, slot.start, booking)
+        details = f"{_iso(old_start, office)} -> {_iso(slot.start, office)}"
+        reason = (reason or "").strip()
+        _audit(booking.id, staff, now, "moved", f"{details}: {reason}" if reason else details)
         db.session.refresh(booking)
         outbox = _queue_email(booking, "move", now) if booking.email else None
         db.session.commit()
@@ -378,3 +447,293 @@ def move(
         raise
     _after_commit([outbox.id] if outbox else [])
     return booking
+
+
+def _iso(moment: datetime, office: Office | None = None) -> str:
+    """A moment for the audit trail, in office time when the office is known."""
+    local = moment.astimezone(office.timezone) if office is not None else moment
+    return local.isoformat(timespec="minutes")
+
+
+# --- Staff: attendance, closures and the calendar views -------------------------------------
+
+
+class InvalidClosure(Exception):
+    """A closure that cannot be entered; `errors` like `InvalidBooking`."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def get_by_id(booking_id: int) -> Booking | None:
+    return db.session.get(Booking, booking_id)
+
+
+def mark_attendance(
+    office: Office, booking: Booking, attended: bool | None, staff: Staff, now: datetime
+) -> None:
+    """Record attended (True), no-show (False) or not recorded (None) for a booking of today or
+    earlier; a later one has not happened yet, a cancelled one cannot be attended."""
+    if not booking.active:
+        raise InvalidBooking({"attended": [_("This appointment is cancelled.")]})
+    if booking.start_at.astimezone(office.timezone).date() > now.astimezone(office.timezone).date():
+        raise InvalidBooking({"attended": [_("This appointment has not taken place yet.")]})
+    action = {True: "attended", False: "no_show", None: "attendance_cleared"}[attended]
+    try:
+        booking.attended = attended
+        _audit(booking.id, staff, now, action)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def close(
+    office: Office, start: datetime, end: datetime, reason: str, staff: Staff, now: datetime
+) -> tuple[ClosureRow, list[Booking]]:
+    """Close the office from `start` to `end` for new bookings. Existing bookings stay; the
+    active ones inside are returned so staff can move or cancel them (with notification)."""
+    errors: dict[str, list[str]] = {}
+    reason = reason.strip() if reason else ""
+    if not reason:
+        errors.setdefault("reason", []).append(_("Please enter a reason."))
+    if end <= start:
+        errors.setdefault("end", []).append(_("The end must be after the start."))
+    if errors:
+        raise InvalidClosure(errors)
+    try:
+        closure = ClosureRow(start_at=start, end_at=end, reason=reason, created_by=staff.id, created_at=now)
+        db.session.add(closure)
+        db.session.flush()
+        _audit(None, staff, now, "closed", f"{_iso(start, office)} – {_iso(end, office)}: {reason}")
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return closure, bookings_in(start, end)
+
+
+def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool:
+    """Remove a closure entered by mistake; False when it no longer exists."""
+    closure = db.session.get(ClosureRow, closure_id)
+    if closure is None:
+        return False
+    try:
+        _audit(
+            None,
+            staff,
+            now,
+            "reopened",
+            f"{_iso(closure.start_at, office)} – {_iso(closure.end_at, office)}: {closure.reason}",
+        )
+        db.session.delete(closure)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return True
+
+
+def get_closure(closure_id: int) -> ClosureRow | None:
+    return db.session.get(ClosureRow, closure_id)
+
+
+def bookings_in(start: datetime, end: datetime) -> list[Booking]:
+    """Active bookings that overlap the stretch from `start` to `end`, in time order."""
+    return list(
+        db.session.scalars(
+            select(Booking)
+            .where(Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start)
+            .order_by(Booking.start_at, Booking.id)
+        )
+    )
+
+
+def closures_on(office: Office, first_day: date, last_day: date) -> list[ClosureRow]:
+    """The closure rows that touch these local days, for listing and reopening."""
+    low, high = _local_bounds(office, first_day, last_day)
+    return list(
+        db.session.scalars(
+            select(ClosureRow)
+            .where(ClosureRow.start_at < high, ClosureRow.end_at > low)
+            .order_by(ClosureRow.start_at)
+        )
+    )
+
+
+def _local_bounds(office: Office, first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """Local midnight of `first_day` to local midnight after `last_day` (exact across DST)."""
+    tz = office.timezone
+    low = datetime.combine(first_day, time(), tzinfo=tz)
+    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=tz)
+    return low, high
+
+
+def bookings_between(
+    office: Office, first_day: date, last_day: date, *, active_only: bool = False
+) -> list[Booking]:
+    """Bookings starting on these local days, in time order, from one query."""
+    low, high = _local_bounds(office, first_day, last_day)
+    query = select(Booking).where(Booking.start_at >= low, Booking.start_at < high)
+    if active_only:
+        query = query.where(Booking.status == "confirmed")
+    return list(db.session.scalars(query.order_by(Booking.start_at, Booking.service_id, Booking.id)))
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    """One slot of the staff day view: its bookings (cancelled ones too) and free places."""
+
+    service: Service | None
+    start: datetime
+    end: datetime
+    bookings: tuple[Booking, ...]
+    free: int
+    closed: bool
+    on_grid: bool = True
+
+
+@dataclass(frozen=True)
+class DayView:
+    day: date
+    rows: tuple[SlotRow, ...]
+    closures: tuple[ClosureRow, ...]
+    attended: int
+    no_show: int
+    active: int
+
+
+def day_view(office: Office, day: date) -> DayView:
+    """Every slot of `day` for every service in time order with its bookings, from one
+    query for bookings and one for closures. Bookings off the slot grid (the hours changed
+    after they were made) get their own rows, so nothing booked is ever hidden."""
+    tz = office.timezone
+    found = bookings_between(office, day, day)
+    closures = closures_on(office, day, day)
+    periods = [Closure(c.start_at, c.end_at) for c in closures]
+    by_slot: dict[tuple[str, datetime], list[Booking]] = {}
+    for booking in found:
+        by_slot.setdefault((booking.service_id, booking.start_at), []).append(booking)
+    rows: list[SlotRow] = []
+    for service in office.services:
+        for slot in day_slots(office, service, day):
+            here = by_slot.pop((service.id, slot.start.astimezone(UTC)), [])
+            taken = sum(1 for b in here if b.active)
+            rows.append(
+                SlotRow(
+                    service=service,
+                    start=slot.start,
+                    end=slot.end,
+                    bookings=tuple(here),
+                    free=max(service.capacity - taken, 0),
+                    closed=any(c.overlaps(slot) for c in periods),
+                )
+            )
+    for (service_id, start), here in by_slot.items():
+        rows.append(
+            SlotRow(
+                service=office.service(service_id),
+                start=start.astimezone(tz),
+                end=here[0].end_at.astimezone(tz),
+                bookings=tuple(here),
+                free=0,
+                closed=True,
+                on_grid=False,
+            )
+        )
+    rows.sort(key=lambda row: (row.start, row.service.id if row.service else ""))
+    active = [b for b in found if b.active]
+    return DayView(
+        day=day,
+        rows=tuple(rows),
+        closures=tuple(closures),
+        attended=sum(1 for b in active if b.attended is True),
+        no_show=sum(1 for b in active if b.attended is False),
+        active=len(active),
+    )
+
+
+@dataclass(frozen=True)
+class WeekCell:
+    service: Service
+    start: datetime
+    booked: int
+    free: int
+    closed: bool
+
+
+def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]:
+    """Per day of the week, each slot with its booked and free count, from one grouped query."""
+    last = monday + timedelta(days=6)
+    low, high = _local_bounds(office, monday, last)
+    counts = {
+        (service_id, start): count
+        for service_id, start, count in db.session.execute(
+            select(Booking.service_id, Booking.start_at, func.count(Booking.id))
+            .where(Booking.status == "confirmed", Booking.start_at >= low, Booking.start_at < high)
+            .group_by(Booking.service_id, Booking.start_at)
+        ).all()
+    }
+    periods = closures_between(monday, last)
+    week: list[tuple[date, list[WeekCell]]] = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        cells = []
+        for service in office.services:
+            for slot in day_slots(office, service, day):
+                booked = counts.get((service.id, slot.start.astimezone(UTC)), 0)
+                cells.append(
+                    WeekCell(
+                        service=service,
+                        start=slot.start,
+                        booked=booked,
+                        free=max(service.capacity - booked, 0),
+                        closed=any(c.overlaps(slot) for c in periods),
+                    )
+                )
+        cells.sort(key=lambda cell: (cell.start, cell.service.id))
+        week.append((day, cells))
+    return week
+
+
+def audit_trail(booking: Booking) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.booking_id == booking.id)
+            .options(selectinload(AuditEvent.staff))
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    )
+
+
+def check_request(
+    office: Office, request: BookingRequest, now: datetime, *, languages: tuple[str, ...] = ("de", "en")
+) -> None:
+    """Raise `InvalidBooking` with every field problem of `request`, booking nothing
+    (so a form shows all its errors at once, even when another check failed first)."""
+    _validate(office, request, now, enforce_notice=True, email_required=True, languages=languages)
+
+
+def staff_free_slots(office: Office, service: Service, day: date, now: datetime) -> list[SlotRow]:
+    """Slots of `service` on `day` that staff can still fill: free, open, not begun, and inside
+    the horizon. Staff may book within the minimum notice, never beyond the capacity."""
+    _earliest, horizon = window(office, now)
+    if day > horizon:
+        return []
+    return [
+        row
+        for row in day_view(office, day).rows
+        if row.service is not None
+        and row.service.id == service.id
+        and row.on_grid
+        and not row.closed
+        and row.free > 0
+        and row.start >= now
+    ]
+
+
+def emails_of(booking: Booking) -> list[Outbox]:
+    """Every email this booking caused, with its delivery state, oldest first."""
+    return list(db.session.scalars(select(Outbox).where(Outbox.booking_id == booking.id).order_by(Outbox.id)))

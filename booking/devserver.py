@@ -15,8 +15,23 @@ URL = "http://127.0.0.1:5000"
 
 
 def commands() -> list[list[str]]:
+    """Web app, one worker (solo pool: one task at a time is plenty here) and beat."""
+    celery = str(BIN / "celery")
     return [
         [str(BIN / "flask"), "--app", "booking", "run", "--host", "127.0.0.1", "--port", "5000"],
+        [
+            celery,
+            "-A",
+            "celery_worker",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        [celery, "-A", "celery_worker", "beat", "--loglevel", "INFO"],
     ]
 
 

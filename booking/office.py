@@ -21,6 +21,25 @@ DEFAULT_OFFICE_FILE = Path(__file__).parent / "offices" / "ki-kreis-heinsberg.to
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 PERIOD = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+OFFICE_KEYS = {
+    "name",
+    "timezone",
+    "location",
+    "postal_address",
+    "phone",
+    "email",
+    "holidays",
+    "closures",
+    "intro",
+}
+BOOKING_KEYS = {
+    "horizon_days",
+    "min_notice_minutes",
+    "reminder_hours_before",
+    "max_active_per_email",
+    "retention_days",
+}
+SERVICE_KEYS = {"id", "name", "duration_minutes", "capacity", "step_minutes"}
 
 
 class OfficeFileError(ValueError):
@@ -35,7 +54,7 @@ class Period:
     end: time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: hashable, so schedules can be cached per service
 class Service:
     """Something a resident can book."""
 
@@ -59,7 +78,7 @@ class BookingRules:
     retention_days: int = 90
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: hashable, so schedules can be cached per office
 class Office:
     name: str
     timezone: ZoneInfo
@@ -108,8 +127,9 @@ class _Parser:
         self.lines = text.splitlines()
         self.source = source
 
-    def fail(self, key: str, problem: str) -> OfficeFileError:
-        line = _line_of(self.lines, key)
+    def fail(self, key: str, problem: str, occurrence: int = 0) -> OfficeFileError:
+        """`occurrence` picks the n-th table of an array of tables such as [[services]]."""
+        line = _line_of(self.lines, key, occurrence)
         where = f"{self.source}, line {line}" if line else self.source
         return OfficeFileError(f"{where}: '{key}' {problem}")
 
@@ -129,14 +149,25 @@ class _Parser:
             raise self.fail(key, "must be a non-empty string")
         return value.strip()
 
-    def integer(self, data: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    def integer(
+        self, data: dict[str, Any], key: str, default: int, low: int, high: int, occurrence: int = 0
+    ) -> int:
         value = data.get(key.rsplit(".", 1)[-1], default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, f"must be a whole number from {low} to {high}")
+            raise self.fail(key, f"must be a whole number from {low} to {high}", occurrence)
         return value
 
+    def known(self, data: dict[str, Any], section: str, allowed: set[str], occurrence: int = 0) -> None:
+        """Refuse a key the format does not know: a misspelt one would silently mean a default."""
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            key = f"{section}.{unknown[0]}" if section else unknown[0]
+            raise self.fail(key, f"is not a known setting (known: {', '.join(sorted(allowed))})", occurrence)
+
     def office(self, data: dict[str, Any]) -> Office:
+        self.known(data, "", {"office", "hours", "booking", "services"})
         office = self.table(data, "office")
+        self.known(office, "office", OFFICE_KEYS)
         tz_name = self.text(office, "office.timezone")
         try:
             timezone = ZoneInfo(tz_name)
@@ -145,6 +176,7 @@ class _Parser:
         country, subdivision = self.holidays(office)
         hours = self.hours(self.table(data, "hours"))
         booking = self.table(data, "booking", required=False)
+        self.known(booking, "booking", BOOKING_KEYS)
         rules = BookingRules(
             horizon_days=self.integer(booking, "booking.horizon_days", 56, 1, 730),
             min_notice_minutes=self.integer(booking, "booking.min_notice_minutes", 120, 0, 60 * 24 * 30),
@@ -180,14 +212,19 @@ class _Parser:
             return None, None
         if not isinstance(spec, dict):
             raise self.fail("office.holidays", 'must be a table like { country = "DE", subdivision = "NW" }')
+        self.known(spec, "office.holidays", {"country", "subdivision"})
         country = self.text(spec, "office.holidays.country")
         subdivision = self.text(spec, "office.holidays.subdivision", required=False) or None
         try:
-            holidays_lib.country_holidays(country, subdiv=subdivision, years=2026)
+            holidays_lib.country_holidays(country, years=2026)
         except NotImplementedError as exc:
-            raise self.fail("office.holidays", f"names an unknown country: {country!r}") from exc
+            raise self.fail("office.holidays.country", f"names an unknown country: {country!r}") from exc
+        try:
+            holidays_lib.country_holidays(country, subdiv=subdivision, years=2026)
         except Exception as exc:  # the library raises several types for a bad subdivision
-            raise self.fail("office.holidays", f"names an unknown subdivision: {subdivision!r}") from exc
+            raise self.fail(
+                "office.holidays.subdivision", f"names no subdivision of {country!r}: {subdivision!r}"
+            ) from exc
         return country, subdivision
 
     def closures(self, office: dict[str, Any]) -> frozenset[date]:
@@ -241,17 +278,21 @@ class _Parser:
             raise self.fail(key, f"has {value!r}, which ends before it starts")
         return Period(start, end)
 
-    def translations(self, data: dict[str, Any], key: str, required: bool = True) -> dict[str, str]:
+    def translations(
+        self, data: dict[str, Any], key: str, required: bool = True, occurrence: int = 0
+    ) -> dict[str, str]:
         value = data.get(key.rsplit(".", 1)[-1])
         if value is None and not required:
             return {}
         if isinstance(value, str) and value.strip():
             return {"de": value.strip()}
         if not isinstance(value, dict) or not value:
-            raise self.fail(key, 'must be a text or a table of texts per language, like { de = "…" }')
+            raise self.fail(
+                key, 'must be a text or a table of texts per language, like { de = "…" }', occurrence
+            )
         for language, text in value.items():
             if not isinstance(text, str) or not text.strip():
-                raise self.fail(key, f"has an empty text for {language!r}")
+                raise self.fail(key, f"has an empty text for {language!r}", occurrence)
         return {language: text.strip() for language, text in value.items()}
 
     def services(self, data: dict[str, Any], hours: dict[int, tuple[Period, ...]]) -> tuple[Service, ...]:
@@ -264,36 +305,41 @@ class _Parser:
             for p in periods
         )
         services: list[Service] = []
-        for item in values:
+        for n, item in enumerate(values):
             if not isinstance(item, dict):
                 raise self.fail("services", "must be tables written as [[services]]")
+            self.known(item, "services", SERVICE_KEYS, n)
             service_id = item.get("id")
             if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
-                raise self.fail("services.id", f"has {service_id!r}; use lowercase letters, digits, - and _")
+                raise self.fail(
+                    "services.id", f"has {service_id!r}; use lowercase letters, digits, - and _", n
+                )
             if any(s.id == service_id for s in services):
-                raise self.fail("services.id", f"has {service_id!r} twice")
-            duration = self.integer(item, "services.duration_minutes", 0, 5, 8 * 60)
+                raise self.fail("services.id", f"has {service_id!r} twice", n)
+            duration = self.integer(item, "services.duration_minutes", 0, 5, 8 * 60, n)
             if duration > longest:
                 raise self.fail(
-                    "services.duration_minutes", f"of {service_id!r} is longer than every opening period"
+                    "services.duration_minutes", f"of {service_id!r} is longer than every opening period", n
                 )
             services.append(
                 Service(
                     id=service_id,
-                    names=self.translations(item, "services.name"),
+                    names=self.translations(item, "services.name", occurrence=n),
                     duration_minutes=duration,
-                    capacity=self.integer(item, "services.capacity", 1, 1, 1000),
-                    step_minutes=self.integer(item, "services.step_minutes", duration, 5, 8 * 60),
+                    capacity=self.integer(item, "services.capacity", 1, 1, 1000, n),
+                    step_minutes=self.integer(item, "services.step_minutes", duration, 5, 8 * 60, n),
                 )
             )
         return tuple(services)
 
 
-def _line_of(lines: list[str], key: str) -> int | None:
-    """Best-effort line number of a dotted `key` (the key's own line, else its table's)."""
+def _line_of(lines: list[str], key: str, occurrence: int = 0) -> int | None:
+    """Best-effort line number of a dotted `key` (the key's own line, else its table's);
+    `occurrence` counts the tables of an array such as [[services]] from 0."""
     parts = key.split(".")
     table, last = parts[:-1], parts[-1]
     current: list[str] = []
+    seen = 0  # how many headers of `table` came so far
     table_line = None
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -302,9 +348,12 @@ def _line_of(lines: list[str], key: str) -> int | None:
             current = [p.strip() for p in header.group(1).split(".")]
             if current == parts:
                 table_line = table_line or number
+            if current == table:
+                seen += 1
             continue
         assignment = re.match(r"^([A-Za-z0-9_-]+)\s*=", line)
-        if assignment and current == table and assignment.group(1) == last:
+        here = not table or seen - 1 == occurrence
+        if assignment and current == table and assignment.group(1) == last and here:
             return number
         if assignment and current + [assignment.group(1)] == table and table_line is None:
             table_line = number  # inline table such as holidays = { ... }

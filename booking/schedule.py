@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from functools import cached_property, lru_cache
 
 import holidays as holidays_lib
 
 from booking.office import Office, Service
-
-UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, order=True)
@@ -27,6 +24,19 @@ class Slot:
 
     start: datetime
     end: datetime
+
+    # Computed once per slot: slots are cached, and pages and the API ask for these often.
+    @cached_property
+    def start_utc(self) -> datetime:
+        return self.start.astimezone(UTC)
+
+    @cached_property
+    def start_iso(self) -> str:
+        return self.start.isoformat()
+
+    @cached_property
+    def end_iso(self) -> str:
+        return self.end.isoformat()
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,12 @@ def is_open_day(office: Office, day: date) -> bool:
     return day.weekday() in office.hours and day not in office.closures and not is_holiday(office, day)
 
 
-def day_slots(office: Office, service: Service, day: date) -> list[Slot]:
-    """Every slot of `service` on `day` from the opening hours, ignoring the booking window."""
+@lru_cache(maxsize=8192)
+def day_slots(office: Office, service: Service, day: date) -> tuple[Slot, ...]:
+    """Every slot of `service` on `day` from the opening hours, ignoring the booking window.
+    Cached: it depends only on its arguments, and every page and API call asks for it."""
     if not is_open_day(office, day):
-        return []
+        return ()
     tz = office.timezone
     duration = timedelta(minutes=service.duration_minutes)
     step = timedelta(minutes=service.step_minutes)
@@ -80,7 +92,7 @@ def day_slots(office: Office, service: Service, day: date) -> list[Slot]:
         while start + duration <= close:
             slots.append(Slot(_normalise(start), _normalise(start + duration)))
             start += step
-    return slots
+    return tuple(slots)
 
 
 def _normalise(moment: datetime) -> datetime:

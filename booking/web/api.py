@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 
 from booking import bookings, clock, current_office
 from booking.errors import api_error
-from booking.extensions import limiter
 from booking.models import Booking
+from booking.web import limits
+from booking.web.openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_RANGE_DAYS = 92
@@ -36,6 +37,11 @@ def booking_json(booking: Booking) -> dict[str, Any]:
     }
 
 
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(SPEC)
+
+
 @bp.get("/services")
 def services() -> Response:
     language = str(get_locale())
@@ -53,6 +59,7 @@ def services() -> Response:
 
 
 @bp.get("/slots")
+@limits.slot_lookups
 def slots() -> Response:
     office = current_office()
     service = office.service(request.args.get("service", ""))
@@ -75,15 +82,15 @@ def slots() -> Response:
             "service": service.id,
             "timezone": office.timezone.key,
             "slots": [
-                {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "available": free}
-                for slot, free in found
+                {"start": slot.start_iso, "end": slot.end_iso, "available": free} for slot, free in found
             ],
         }
     )
 
 
 @bp.post("/bookings")
-@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"])
+@limits.booking_per_address
+@limits.booking_per_email
 def create_booking() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from babel.dates import get_day_names
@@ -21,12 +22,13 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from booking import bookings, clock, current_office
-from booking.extensions import limiter
 from booking.office import Service
 from booking.schedule import Unbookable, check_start, local_today
+from booking.web import limits
 from booking.web.forms import BookingForm, ConfirmForm
 
 bp = Blueprint("public", __name__)
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 
 
 def _service_or_404(service_id: str) -> Service:
@@ -58,15 +60,17 @@ def choose_language(code: str) -> Response:
     if code in current_app.config["LANGUAGES"]:
         session["language"] = code
     target = request.args.get("next", "")
-    # Only paths on this site, never another host.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Only paths on this site, never another host: browsers drop tabs and newlines, so "/\t/evil"
+    # would become "//evil"; control characters, spaces and backslashes are refused outright.
+    if not LOCAL_PATH.fullmatch(target):
         target = url_for("public.home")
     return redirect(target)
 
 
-@bp.get("/book/<service_id>")
-def week(service_id: str) -> str:
-    office, service, now = current_office(), _service_or_404(service_id), clock.now()
+def _week_page(service: Service, endpoint: str, **page: object) -> str:
+    """A week of free times of `service`: the requested week, else the earliest free one.
+    `endpoint` (with the view args of this request) is the page of the other weeks."""
+    office, now = current_office(), clock.now()
     today = local_today(office, now)
     first_week, last_day = _monday(today), today + timedelta(days=office.rules.horizon_days)
     try:
@@ -90,11 +94,21 @@ def week(service_id: str) -> str:
         previous_week=monday - timedelta(days=7) if monday > first_week else None,
         next_week=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
         any_free=any(free for _slot, free in slots),
+        week_url=lambda day: url_for(endpoint, week=day.isoformat(), **(request.view_args or {})),
+        **page,
     )
 
 
+@bp.get("/book/<service_id>")
+@limits.slot_lookups
+def week(service_id: str) -> str:
+    service = _service_or_404(service_id)
+    return _week_page(service, "public.week", form_action=url_for("public.details", service_id=service.id))
+
+
 @bp.route("/book/<service_id>/details", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["BOOKING_RATE_LIMIT"], methods=["POST"])
+@limits.booking_per_address
+@limits.booking_per_email
 def details(service_id: str) -> Response | tuple[str, int] | str:
     office, service = current_office(), _service_or_404(service_id)
     form = BookingForm()
@@ -110,32 +124,31 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
     status = 200
     if request.method == "POST":
         status = 422
-        if form.validate():
-            try:
-                booking = bookings.book(
-                    office,
-                    bookings.BookingRequest(
-                        service_id=service.id,
-                        start=slot.start,
-                        name=form.name.data or "",
-                        email=form.email.data,
-                        phone=form.phone.data,
-                        note=form.note.data,
-                        language=str(get_locale()),
-                    ),
-                    clock.now(),
-                    languages=current_app.config["LANGUAGES"],
-                )
-            except bookings.InvalidBooking as invalid:
-                for field, messages in invalid.errors.items():
-                    getattr(form, field).errors = list(messages)
-            except bookings.SlotFull:
-                flash(_("Sorry, this time was just taken. Please choose another time."), "error")
-                return redirect(
-                    url_for("public.week", service_id=service.id, week=_monday(slot.start.date()).isoformat())
-                )
+        booking_request = bookings.BookingRequest(
+            service_id=service.id,
+            start=slot.start,
+            name=form.name.data or "",
+            email=form.email.data,
+            phone=form.phone.data,
+            note=form.note.data,
+            language=str(get_locale()),
+        )
+        languages = current_app.config["LANGUAGES"]
+        form_valid = form.validate()
+        try:
+            if not form_valid:  # still show the field errors together with the form's own
+                bookings.check_request(office, booking_request, clock.now(), languages=languages)
             else:
+                booking = bookings.book(office, booking_request, clock.now(), languages=languages)
                 return redirect(url_for("public.manage", token=booking.token, new=1))
+        except bookings.InvalidBooking as invalid:
+            for field, messages in invalid.errors.items():
+                getattr(form, field).errors = list(messages)
+        except bookings.SlotFull:
+            flash(_("Sorry, this time was just taken. Please choose another time."), "error")
+            return redirect(
+                url_for("public.week", service_id=service.id, week=_monday(slot.start.date()).isoformat())
+            )
     return render_template(
         "public/details.html", service=service, slot=slot, form=form, week_start=_monday(slot.start.date())
     ), status
@@ -155,6 +168,26 @@ def manage(token: str) -> str:
     )
 
 
+@bp.get("/b/<token>/calendar.ics")
+def calendar(token: str) -> Response:
+    """The appointment as an iCalendar file, the same as the email's attachment."""
+    from booking.notify import ics, messages
+
+    booking = bookings.get_by_token(token) or abort(404)
+    body = ics.booking_calendar(
+        booking,
+        current_office(),
+        manage_url=messages.manage_url(booking),
+        method=ics.method_for(booking),
+        stamp=clock.now(),
+    )
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="appointment-{booking.reference}.ics"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/b/<token>/cancel")
 def cancel(token: str) -> Response:
     booking = bookings.get_by_token(token) or abort(404)
@@ -165,4 +198,39 @@ def cancel(token: str) -> Response:
             flash(_("Your appointment is cancelled. The time is free again for others."), "success")
     except bookings.TooLate:
         flash(_("This appointment has already begun and can no longer be cancelled online."), "error")
+    return redirect(url_for("public.manage", token=token))
+
+
+@bp.get("/b/<token>/move")
+def choose_new_time(token: str) -> str:
+    booking = bookings.get_by_token(token) or abort(404)
+    service = _service_or_404(booking.service_id)
+    if not booking.active or booking.start_at <= clock.now():
+        abort(404)
+    return _week_page(
+        service,
+        "public.choose_new_time",
+        booking=booking,
+        form=ConfirmForm(),
+        form_action=url_for("public.move", token=token),
+    )
+
+
+@bp.post("/b/<token>/move")
+def move(token: str) -> Response:
+    booking = bookings.get_by_token(token) or abort(404)
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        bookings.move(current_office(), booking, request.form.get("start", ""), clock.now())
+    except bookings.InvalidBooking as invalid:
+        flash(" ".join(message for messages in invalid.errors.values() for message in messages), "error")
+        return redirect(url_for("public.choose_new_time", token=token))
+    except bookings.SlotFull:
+        flash(_("Sorry, this time was just taken. Please choose another time."), "error")
+        return redirect(url_for("public.choose_new_time", token=token))
+    except bookings.TooLate:
+        flash(_("This appointment has already begun and can no longer be changed online."), "error")
+        return redirect(url_for("public.manage", token=token))
+    flash(_("Your appointment is moved. We will send you the new time by email."), "success")
     return redirect(url_for("public.manage", token=token))

@@ -1,0 +1,572 @@
+"""`make bench`: the production stack on this machine under load, each figure as a ratio
+against a baseline measured in the same run. Prints a table, writes bench/results.json.
+
+Stack: gunicorn (one worker per core, gthread), PostgreSQL, Redis as broker, Celery workers,
+a local SMTP server (aiosmtpd). Load: wrk, several runs per figure, medians reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from config import database_url  # noqa: E402
+
+BIN = Path(sys.executable).parent
+CORES = os.cpu_count() or 1
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+CLIENTS = 32
+EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
+DB_NAME = "termine_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], name: str) -> Iterator[subprocess.Popen[bytes]]:
+    logfile = (ROOT / "bench" / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        logfile.close()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process, in MiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def wrk(
+    url: str, *, script: Path | None = None, env: dict[str, str] | None = None, seconds: int = SECONDS
+) -> dict[str, float | str]:
+    command = [
+        "wrk",
+        f"-t{min(CLIENTS, 4)}",
+        f"-c{CLIENTS}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if script:
+        command += ["-s", str(script)]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True
+    ).stdout
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "status": (re.search(r"STATUS (\S*)", out).group(1) if "STATUS" in out else ""),  # type: ignore[union-attr]
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def median_of(runs: list[dict[str, float | str]]) -> dict[str, float]:
+    return {key: statistics.median(float(r[key]) for r in runs) for key in ("rps", "p50_ms", "p99_ms")}
+
+
+def status_counts(text: str) -> dict[int, int]:
+    return {int(code): int(n) for code, n in re.findall(r"(\d+)=(\d+)", text)}
+
+
+def fresh_database() -> str:
+    admin = sa.create_engine(database_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+    admin.dispose()
+    return sa.make_url(database_url(ADMIN_URL)).set(database=DB_NAME).render_as_string(False)
+
+
+def fill(app, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """One year of past bookings and a busy future: about half the places taken."""
+    from booking.extensions import db
+    from booking.models import Booking, SlotClaim
+    from booking.schedule import day_slots
+
+    office = app.extensions["office"]
+    today = now.astimezone(office.timezone).date()
+    rows, claims = [], []
+    number = 0
+    for service in office.services:
+        day = today - timedelta(days=365)
+        while day <= today + timedelta(days=office.rules.horizon_days):
+            for slot in day_slots(office, service, day):
+                taken = service.capacity // 2 if day > today else service.capacity
+                for place in range(1, min(taken, 4) + 1):
+                    number += 1
+                    rows.append(
+                        {
+                            "id": number,
+                            "reference": f"B{number:07d}",
+                            "token": f"bench-token-{number:012d}",
+                            "service_id": service.id,
+                            "start_at": slot.start,
+                            "end_at": slot.end,
+                            "name": f"Bewohner {number}",
+                            "email": f"r{number}@example.org",
+                            "language": "de",
+                            "status": "confirmed",
+                            "sequence": 0,
+                            "created_at": now - timedelta(days=400),
+                        }
+                    )
+                    claims.append(
+                        {
+                            "service_id": service.id,
+                            "start_at": slot.start,
+                            "place_no": place,
+                            "booking_id": number,
+                        }
+                    )
+            day += timedelta(days=1)
+    with app.app_context():
+        for start in range(0, len(rows), 5000):
+            db.session.execute(sa.insert(Booking), rows[start : start + 5000])
+            db.session.execute(sa.insert(SlotClaim), claims[start : start + 5000])
+        db.session.execute(sa.text("SELECT setval('bookings_id_seq', :n)"), {"n": number})
+        db.session.execute(
+            sa.text("CREATE TABLE IF NOT EXISTS bench_rows (id serial primary key, name text)")
+        )
+        db.session.commit()
+    return number
+
+
+def slot_generation_costs(office) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Microseconds per day of slot generation over a week, a month and a year."""
+    from dataclasses import replace
+
+    from booking.schedule import bookable_slots, day_slots
+
+    office = replace(office, rules=replace(office.rules, horizon_days=800))  # a year must fit the window
+    service = office.services[0]
+    now = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+
+    def generate(first: date, last: date) -> None:
+        day_slots.cache_clear()  # measure the generation, not the cache
+        bookable_slots(office, service, first, last, now)
+
+    costs = {}
+    for label, span in (("week", 7), ("month", 30), ("year", 365)):
+        first = date(2027, 1, 1)
+        last = first + timedelta(days=span - 1)
+        runs = timeit.repeat(lambda f=first, la=last: generate(f, la), number=max(1, 2000 // span), repeat=5)
+        costs[label] = min(runs) / max(1, 2000 // span) / span * 1e6
+    return costs
+
+
+class Sink:
+    """A local SMTP server that counts what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+                sink.count += 1
+                return "250 OK"
+
+        self.count = 0
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def raw_smtp_rate(sink: Sink, messages: list[bytes]) -> float:
+    """Baseline: prebuilt messages over one smtplib connection, emails/s."""
+    before = sink.count
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+        for raw in messages:
+            smtp.sendmail("bench@localhost", ["r@example.org"], raw)
+    while sink.count < before + len(messages):
+        time.sleep(0.01)
+    return len(messages) / (time.perf_counter() - started)
+
+
+def measure(
+    label: str, runs: int, action: Callable[[], dict[str, float | str]]
+) -> list[dict[str, float | str]]:
+    results = []
+    for number in range(runs):
+        results.append(action())
+        log(f"{label} run {number + 1}: {results[-1]}")
+    return results
+
+
+def main() -> int:  # noqa: C901  (one linear script)
+    if not shutil.which("wrk"):
+        log("installing wrk (Debian package)")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    db_url = fresh_database()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "OFFICE_CONFIG": str(ROOT / "bench" / "office.toml"),
+        "RATELIMIT_ENABLED": "0",
+        "SECRET_KEY": "bench",
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "booking", "init-db"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    from booking import create_app
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "OFFICE_CONFIG": env["OFFICE_CONFIG"],
+            "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "bench",
+        }
+    )
+    office = app.extensions["office"]
+    now = datetime.now(UTC)
+    log(f"filled {fill(app, now)} bookings")
+    results: dict[str, object] = {
+        "machine": f"{platform.node()} {platform.machine()}, {CORES} cores, "
+        f"Python {platform.python_version()}",
+        "date": now.isoformat(timespec="seconds"),
+        "runs": RUNS,
+        "seconds_per_run": SECONDS,
+        "clients": CLIENTS,
+    }
+    today = now.astimezone(office.timezone).date()
+    slots_path = (
+        f"/api/v1/slots?service=beratung&from={today.isoformat()}"
+        f"&to={(today + timedelta(days=55)).isoformat()}"
+    )
+    gunicorn = [
+        str(BIN / "gunicorn"),
+        "-w",
+        str(CORES),
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "bench.wsgi:app",
+    ]
+    with process(gunicorn, {**env, "BENCH_PAYLOAD_BYTES": "0"}, "gunicorn-probe") as probe:
+        wait_http(base + "/api/v1/services")
+        size = len(urllib.request.urlopen(base + slots_path).read())
+        probe.send_signal(signal.SIGTERM)
+    with process(gunicorn, {**env, "BENCH_PAYLOAD_BYTES": str(size)}, "gunicorn") as web:
+        wait_http(base + "/api/v1/services")
+        bare_size = len(urllib.request.urlopen(base + "/bench/json").read())
+        log(f"slots answer {size} bytes, baseline answer {bare_size} bytes")
+        slots = median_of(measure("slots", RUNS, lambda: wrk(base + slots_path)))
+        bare = median_of(measure("bare json", RUNS, lambda: wrk(base + "/bench/json")))
+        results["slots"] = {
+            **slots,
+            "baseline": bare,
+            "ratio": slots["rps"] / bare["rps"],
+            "bytes": size,
+            "baseline_bytes": bare_size,
+        }
+
+        starts = [
+            s["start"]
+            for s in json.loads(
+                urllib.request.urlopen(
+                    f"{base}/api/v1/slots?service=sprechstunde&from={(today + timedelta(days=1)).isoformat()}"
+                    f"&to={(today + timedelta(days=55)).isoformat()}"
+                ).read()
+            )["slots"]
+            if s["available"]
+        ]
+        post = Path(__file__).with_name("post.lua")
+        spread = {
+            "BENCH_PATH": "/api/v1/bookings",
+            "BENCH_SERVICE": "sprechstunde",
+            "BENCH_STARTS": ",".join(starts),
+        }
+        booking_runs = measure("bookings", RUNS, lambda: wrk(base, script=post, env=spread))
+        insert_runs = measure(
+            "bare insert", RUNS, lambda: wrk(base, script=post, env={**spread, "BENCH_PATH": "/bench/insert"})
+        )
+        bookings = median_of(booking_runs)
+        baseline = median_of(insert_runs)
+        results["bookings"] = {
+            **bookings,
+            "baseline": baseline,
+            "ratio": bookings["rps"] / baseline["rps"],
+            "statuses": [status_counts(str(r["status"])) for r in booking_runs],
+        }
+
+        one = [
+            s["start"]
+            for s in json.loads(
+                urllib.request.urlopen(
+                    f"{base}/api/v1/slots?service=beratung&from={(today + timedelta(days=1)).isoformat()}"
+                    f"&to={(today + timedelta(days=55)).isoformat()}"
+                ).read()
+            )["slots"]
+            if s["available"]
+        ][-1]
+        free_before = office.service("beratung").capacity
+        with app.app_context():
+            from booking.extensions import db
+            from booking.models import SlotClaim
+
+            taken_before = db.session.scalar(
+                sa.select(sa.func.count(SlotClaim.id)).where(
+                    SlotClaim.service_id == "beratung", SlotClaim.start_at == datetime.fromisoformat(one)
+                )
+            )
+        single = wrk(
+            base, script=post, seconds=3, env={**spread, "BENCH_SERVICE": "beratung", "BENCH_STARTS": one}
+        )
+        counts = status_counts(str(single["status"]))
+        results["one_slot"] = {
+            "capacity_left": free_before - taken_before,
+            "accepted": counts.get(201, 0),
+            "server_errors": sum(n for code, n in counts.items() if code >= 500),
+            "statuses": counts,
+        }
+        results["web_worker_peak_mb"] = max((peak_rss_mb(pid) for pid in children(web.pid)), default=0.0)
+
+    results["slot_generation_us_per_day"] = costs = slot_generation_costs(office)
+    results["slot_generation_linear"] = costs["year"] / costs["week"]
+    results.update(worker_figures(app, env))
+    report(results)
+    return 0
+
+
+def worker_figures(app, env: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """2,000 confirmations with .ics through real Celery workers on Redis to a local SMTP server,
+    against raw smtplib sending the same number of prebuilt messages over one connection."""
+    from booking.extensions import db
+    from booking.models import Booking, Outbox
+    from booking.notify.messages import build_message
+    from booking.notify.tasks import SEND_EMAIL
+
+    now = datetime.now(UTC)
+    office = app.extensions["office"]
+    with app.app_context():
+        first = db.session.scalar(sa.select(sa.func.max(Booking.id))) or 0
+        future = db.session.scalars(
+            sa.select(Booking).where(Booking.start_at > now).order_by(Booking.id).limit(EMAILS)
+        ).all()
+        ids = [b.id for b in future]
+        rows = [
+            {
+                "dedupe_key": f"bench:{booking_id}",
+                "kind": "confirm",
+                "booking_id": booking_id,
+                "sequence": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+                "attempts": 0,
+            }
+            for booking_id in ids
+        ]
+        db.session.execute(sa.insert(Outbox), rows)
+        db.session.commit()
+        outbox_ids = db.session.scalars(sa.select(Outbox.id).where(Outbox.dedupe_key.like("bench:%"))).all()
+        prebuilt = build_message("confirm", future[0], office, dedupe_key="bench:0", now=now).as_bytes()
+    del first
+    with Sink() as sink:
+        baseline = statistics.median(raw_smtp_rate(sink, [prebuilt] * len(outbox_ids)) for _ in range(RUNS))
+        worker_env = {**env, "MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port)}
+        command = [
+            str(BIN / "celery"),
+            "-A",
+            "celery_worker",
+            "worker",
+            "--concurrency",
+            str(CORES),
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        with process(command, worker_env, "celery-worker") as worker:
+            time.sleep(6)  # the worker connects and forks its pool
+            before = sink.count
+            started = time.perf_counter()
+            with app.app_context():
+                celery = app.extensions["celery"]
+                for outbox_id in outbox_ids:
+                    celery.send_task(SEND_EMAIL, args=[outbox_id])
+            deadline = time.monotonic() + 600
+            while sink.count < before + len(outbox_ids) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            sent = sink.count - before
+            worker_peak = max((peak_rss_mb(pid) for pid in [worker.pid, *children(worker.pid)]), default=0.0)
+    rate = sent / elapsed
+    return {
+        "emails": {
+            "sent": sent,
+            "expected": len(outbox_ids),
+            "rate": rate,
+            "baseline": baseline,
+            "ratio": rate / baseline,
+        },
+        "celery_worker_peak_mb": worker_peak,
+    }
+
+
+def report(results: dict[str, object]) -> None:
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+    rows = []
+    slots = results["slots"]  # type: ignore[index]
+    rows.append(
+        (
+            "GET /api/v1/slots, 8 weeks, 32 clients",
+            f"{slots['rps']:.0f} req/s, p50 {slots['p50_ms']:.1f} ms, p99 {slots['p99_ms']:.1f} ms",  # type: ignore[index]
+            f"{slots['baseline']['rps']:.0f} req/s",  # type: ignore[index]
+            f"{slots['ratio']:.2f} (goal >= 0.5)",
+        )
+    )  # type: ignore[index]
+    b = results["bookings"]  # type: ignore[index]
+    rows.append(
+        (
+            "POST /api/v1/bookings, 32 clients, many slots",
+            f"{b['rps']:.0f} bookings/s, p99 {b['p99_ms']:.1f} ms",  # type: ignore[index]
+            f"{b['baseline']['rps']:.0f} inserts/s",  # type: ignore[index]
+            f"{b['ratio']:.2f} (goal >= 0.5)",
+        )
+    )  # type: ignore[index]
+    one = results["one_slot"]  # type: ignore[index]
+    rows.append(
+        (
+            "same POSTs all on one slot",
+            f"{one['accepted']} accepted of {one['capacity_left']} free, "  # type: ignore[index]
+            f"{one['server_errors']} 5xx",
+            "",
+            "exactly capacity, no 5xx",
+        )
+    )  # type: ignore[index]
+    if "emails" in results:
+        e = results["emails"]  # type: ignore[index]
+        rows.append(
+            (
+                "worker: confirmations with .ics to local SMTP",
+                f"{e['rate']:.0f} emails/s",  # type: ignore[index]
+                f"{e['baseline']:.0f} emails/s raw smtplib",
+                f"{e['ratio']:.2f} (goal >= 0.5)",
+            )
+        )  # type: ignore[index]
+    c = results["slot_generation_us_per_day"]  # type: ignore[index]
+    rows.append(
+        (
+            "slot generation, µs per day: week / month / year",
+            f"{c['week']:.1f} / {c['month']:.1f} / {c['year']:.1f}",
+            "",  # type: ignore[index]
+            f"year/week per-day cost {results['slot_generation_linear']:.2f} (linear ≈ 1)",
+        )
+    )
+    rows.append(
+        (
+            "peak memory",
+            f"web worker {results['web_worker_peak_mb']:.0f} MiB"
+            + (
+                f", Celery worker {results['celery_worker_peak_mb']:.0f} MiB"
+                if "celery_worker_peak_mb" in results
+                else ""
+            ),
+            "",
+            "reported",
+        )
+    )
+    print(
+        f"\nMachine: {results['machine']}; "
+        f"{results['runs']} runs of {results['seconds_per_run']} s, medians\n"
+    )
+    print("| figure | measured | baseline | ratio |\n| --- | --- | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Sending the outbox: each row is one email, sent exactly once.
+
+A worker first *claims* a due row with one conditional UPDATE (only one worker can win it), which
+also pushes `next_attempt_at` ahead as a lease: a worker killed mid-send leaves a row that becomes
+due again when the lease runs out. The row is marked sent after the server accepted the message,
+or rescheduled with exponential backoff; it is given up (and shown to staff) only after a long while.
+The reminder scan only inserts rows with a unique `dedupe_key`, so two scans cannot double one.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from booking import clock
+from booking.extensions import db
+from booking.models import Booking, Outbox
+from booking.notify import messages
+from booking.notify.delivery import Sender, open_sender
+from booking.office import Office
+
+log = logging.getLogger(__name__)
+ERROR_MAX = 1000
+# Answers that will not change by trying again: give up at once and show staff.
+PERMANENT = (smtplib.SMTPRecipientsRefused,)
+
+
+@dataclass(frozen=True)
+class FailedEmail:
+    """An email that could not be sent: still retrying (`failed_at` None) or given up."""
+
+    outbox_id: int
+    kind: str
+    booking_id: int
+    reference: str
+    email: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    failed_at: datetime | None
+
+
+def _setting(name: str) -> float:
+    return float(current_app.config[name])
+
+
+def claim(outbox_id: int, now: datetime) -> bool:
+    """Take a due, unsent row for this worker (True) or leave it to whoever has it (False)."""
+    lease = timedelta(seconds=_setting("MAIL_LEASE_SECONDS"))
+    try:
+        taken = db.session.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == outbox_id,
+                Outbox.sent_at.is_(None),
+                Outbox.failed_at.is_(None),
+                Outbox.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + lease, attempts=Outbox.attempts + 1)
+        ).rowcount
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return taken == 1
+
+
+def mark_sent(outbox_id: int, now: datetime, note: str | None = None) -> None:
+    """Done; `note` records why a row was skipped instead of sent."""
+    db.session.execute(
+        update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, last_error=note, failed_at=None)
+    )
+    db.session.commit()
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 min, 2, 4, ... up to 1 h (MAIL_RETRY_SECONDS, MAIL_RETRY_MAX_SECONDS)."""
+    base, cap = _setting("MAIL_RETRY_SECONDS"), _setting("MAIL_RETRY_MAX_SECONDS")
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+def mark_failed(outbox_id: int, now: datetime, error: str, *, permanent: bool = False) -> None:
+    """Try again later with backoff, or give up when permanent or MAIL_GIVE_UP_HOURS have passed."""
+    row = db.session.get(Outbox, outbox_id)
+    if row is None:
+        return
+    give_up = permanent or now - row.created_at >= timedelta(hours=_setting("MAIL_GIVE_UP_HOURS"))
+    row.last_error = error[:ERROR_MAX]
+    if give_up:
+        row.failed_at = now
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+    db.session.commit()
+
+
+def due_ids(now: datetime, limit: int = 200) -> list[int]:
+    """Unsent rows whose time has come (new ones, retries, expired leases), oldest first."""
+    ids = list(
+        db.session.scalars(
+            select(Outbox.id)
+            .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None), Outbox.next_attempt_at <= now)
+            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()  # end the read so SQLite's write lock is not held meanwhile
+    return ids
+
+
+def pending_reminder_ids(now: datetime) -> list[int]:
+    """Reminder rows not sent yet (due now or retrying later)."""
+    ids = list(
+        db.session.scalars(
+            select(Outbox.id).where(
+                Outbox.kind == "reminder", Outbox.sent_at.is_(None), Outbox.failed_at.is_(None)
+            )
+        )
+    )
+    db.session.rollback()
+    return ids
+
+
+def _insert_ignoring_duplicates(values: dict[str, object]) -> bool:
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Outbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id)
+    )
+    return db.session.execute(statement).scalar() is not None  # rowcount is unreliable here
+
+
+def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None = None) -> int:
+    """Queue a reminder for each confirmed booking whose reminder moment has come, if it was booked
+    before that moment; returns how many were new. Safe to run concurrently and repeatedly.
+    `queued_at` (default `now`) stamps the rows, so a scan "as of" a later moment sends at once."""
+    queued_at = queued_at or now
+    hours = office.rules.reminder_hours_before
+    if hours <= 0:
+        return 0
+    lead = timedelta(hours=hours)
+    already = exists().where(Outbox.booking_id == Booking.id, Outbox.kind == "reminder")
+    try:
+        candidates = db.session.execute(
+            select(Booking.id, Booking.start_at, Booking.created_at, Booking.sequence).where(
+                Booking.status == "confirmed",
+                Booking.email.is_not(None),
+                Booking.anonymised_at.is_(None),
+                Booking.start_at > now,
+                Booking.start_at <= now + lead,
+                ~already,
+            )
+        ).all()
+        added = 0
+        for booking_id, start_at, created_at, sequence in candidates:
+            if created_at >= start_at - lead:
+                continue  # booked after the reminder moment: the confirmation is reminder enough
+            added += _insert_ignoring_duplicates(
+                {
+                    "dedupe_key": f"reminder:{booking_id}",
+                    "kind": "reminder",
+                    "booking_id": booking_id,
+                    "sequence": sequence,
+                    "created_at": queued_at,
+                    "next_attempt_at": queued_at,
+                    "attempts": 0,
+                }
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return added
+
+
+def failed_emails(limit: int = 200) -> list[FailedEmail]:
+    """Emails given up or failing right now, newest first (for the staff pages)."""
+    rows = db.session.execute(
+        select(Outbox, Booking.reference, Booking.email)
+        .join(Booking, Booking.id == Outbox.booking_id)
+        .where(
+            Outbox.sent_at.is_(None),
+            or_(Outbox.failed_at.is_not(None), Outbox.last_error.is_not(None)),
+        )
+        .order_by(Outbox.created_at.desc(), Outbox.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        FailedEmail(
+            outbox_id=row.id,
+            kind=row.kind,
+            booking_id=row.booking_id,
+            reference=reference,
+            email=email,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at,
+            failed_at=row.failed_at,
+        )
+        for row, reference, email in rows
+    ]
+
+
+def skip_reason(row: Outbox, booking: Booking | None, now: datetime) -> str | None:
+    """Why this email should not go out any more, or None to send it."""
+    if booking is None or not booking.email or booking.anonymised_at is not None:
+        return "skipped: no address"
+    if booking.end_at <= now:
+        return "skipped: the appointment is over"
+    if row.kind != "cancel" and booking.status != "confirmed":
+        return "skipped: the appointment is cancelled"
+    if row.kind == "move" and row.sequence < booking.sequence:
+        return "skipped: changed again since"
+    if row.kind == "reminder" and booking.start_at <= now:
+        return "skipped: the appointment has begun"
+    return None
+
+
+def deliver_one(outbox_id: int, sender: Sender) -> bool:
+    """Claim, build, send and record one row; True when a message went out."""
+    now = clock.now()
+    if not claim(outbox_id, now):
+        return False
+    row = db.session.get(Outbox, outbox_id)
+    if row is None:
+        return False
+    booking = db.session.get(Booking, row.booking_id)
+    reason = skip_reason(row, booking, now)
+    if reason or booking is None:
+        mark_sent(outbox_id, now, note=reason)
+        return False
+    name = f"{row.id:07d}-{row.dedupe_key}"
+    recipient = booking.email or ""
+    try:
+        message = messages.build_message(
+            row.kind, booking, current_app.extensions["office"], dedupe_key=row.dedupe_key, now=now
+        )
+    except Exception as exc:  # a bad address or a bug: keep the row, show it, try again later
+        log.exception("cannot build email %s", name)
+        db.session.rollback()
+        mark_failed(
+            outbox_id, clock.now(), f"cannot build the message: {exc}", permanent=isinstance(exc, ValueError)
+        )
+        return False
+    db.session.rollback()  # no transaction (and no SQLite lock) while talking to the mail server
+    try:
+        sender.send(message, [recipient], name)
+    except PERMANENT as exc:
+        log.warning("email %s refused: %s", name, exc)
+        mark_failed(outbox_id, clock.now(), f"refused: {exc}", permanent=True)
+        return False
+    except Exception as exc:
+        log.warning("email %s not sent, will retry: %s", name, exc)
+        mark_failed(outbox_id, clock.now(), f"{type(exc).__name__}: {exc}")
+        return False
+    mark_sent(outbox_id, clock.now())
+    return True
+
+
+def deliver(outbox_ids: Iterable[int]) -> int:
+    """Send these rows over one connection; returns how many went out."""
+    sent = 0
+    with open_sender(current_app) as sender:  # type: ignore[arg-type]
+        for outbox_id in outbox_ids:
+            sent += deliver_one(outbox_id, sender)
+    return sent

@@ -1,0 +1,210 @@
+"""The OpenAPI 3.0 description of the JSON API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+NULLABLE_TEXT = {"type": "string", "nullable": True}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Termine API",
+        "version": "1.0.0",
+        "description": "Book, look up and cancel appointments of the office. Times are ISO 8601 "
+        "with the office's UTC offset; a start without offset is office local time.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "paths": {
+        "/services": {
+            "get": {
+                "summary": "What can be booked",
+                "responses": {
+                    "200": {
+                        "description": "The services",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/slots": {
+            "get": {
+                "summary": "Slots of a service on some days, with free places",
+                "parameters": [
+                    {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The slots",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Slots"}}},
+                    },
+                    "400": _error("Unknown service, or a bad, reversed or over-long range"),
+                    "429": _error("Too many requests"),
+                },
+            }
+        },
+        "/bookings": {
+            "post": {
+                "summary": "Book a place",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BookingRequest"}}
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "Booked",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}},
+                    },
+                    "400": _error("The body is not a JSON object"),
+                    "409": _error("Every place of the slot is taken (error: slot_full)"),
+                    "413": _error("The body is over 64 KiB"),
+                    "422": {
+                        "description": "Invalid fields",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrors"}}
+                        },
+                    },
+                    "429": _error("Too many requests"),
+                },
+            }
+        },
+        "/bookings/{token}": {
+            "get": {
+                "summary": "A booking",
+                "parameters": [TOKEN],
+                "responses": {
+                    "200": {
+                        "description": "The booking",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}},
+                    },
+                    "404": _error("Unknown token"),
+                },
+            },
+            "delete": {
+                "summary": "Cancel a booking (cancelling twice is harmless)",
+                "parameters": [TOKEN],
+                "responses": {
+                    "200": {
+                        "description": "Cancelled",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["status"],
+                                    "properties": {"status": {"type": "string", "enum": ["cancelled"]}},
+                                }
+                            }
+                        },
+                    },
+                    "404": _error("Unknown token"),
+                    "409": _error("The appointment has already begun (error: already_begun)"),
+                },
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "ValidationErrors": {
+                "type": "object",
+                "required": ["errors"],
+                "properties": {
+                    "errors": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    }
+                },
+            },
+            "Service": {
+                "type": "object",
+                "required": ["id", "name", "duration_minutes", "capacity"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "duration_minutes": {"type": "integer"},
+                    "capacity": {"type": "integer"},
+                },
+            },
+            "Slot": {
+                "type": "object",
+                "required": ["start", "end", "available"],
+                "properties": {
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"},
+                    "available": {"type": "integer", "minimum": 0},
+                },
+            },
+            "Slots": {
+                "type": "object",
+                "required": ["service", "timezone", "slots"],
+                "properties": {
+                    "service": {"type": "string"},
+                    "timezone": {"type": "string"},
+                    "slots": {"type": "array", "items": {"$ref": "#/components/schemas/Slot"}},
+                },
+            },
+            "BookingRequest": {
+                "type": "object",
+                "required": ["service", "start", "name", "email"],
+                "properties": {
+                    "service": {"type": "string"},
+                    "start": {"type": "string"},
+                    "name": {"type": "string"},
+                    "email": {"type": "string"},
+                    "phone": {"type": "string"},
+                    "note": {"type": "string"},
+                    "language": {"type": "string"},
+                },
+            },
+            "Booking": {
+                "type": "object",
+                "required": ["reference", "token", "service", "start", "end", "status", "manage_url"],
+                "properties": {
+                    "reference": {"type": "string"},
+                    "token": {"type": "string"},
+                    "service": {"type": "string"},
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"},
+                    "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
+                    "name": {"type": "string"},
+                    "email": NULLABLE_TEXT,
+                    "phone": NULLABLE_TEXT,
+                    "note": NULLABLE_TEXT,
+                    "language": {"type": "string"},
+                    "manage_url": {"type": "string"},
+                },
+            },
+        }
+    },
+}

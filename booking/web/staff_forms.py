@@ -1,0 +1,72 @@
+"""Forms of the staff pages: CSRF protection and field rendering; the rules live in `bookings`."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+REASON_MAX = 500
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[InputRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1000)])
+    next = HiddenField()
+
+
+class CallerBookingForm(FlaskForm):
+    """Booking for a caller: the name is needed, phone and email help to reach them."""
+
+    name = StringField(_l("Name"))
+    phone = TelField(_l("Phone"))
+    email = EmailField(_l("Email address (optional: a confirmation is sent to it)"))
+    note = TextAreaField(_l("Note (optional)"))
+    language = SelectField(_l("Language of the emails"))
+
+
+class ReasonForm(FlaskForm):
+    """Cancel a booking: the reason is kept on the booking and in its audit trail."""
+
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[
+            InputRequired(message=_l("Please enter a reason.")),
+            Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
+        ],
+    )
+
+
+class MoveForm(ReasonForm):
+    start = RadioField(_l("New time"), validators=[InputRequired(message=_l("Please choose a time."))])
+
+
+class CloseForm(FlaskForm):
+    """Close a whole day (no times) or part of it (from and to)."""
+
+    day = DateField(_l("Date"), validators=[InputRequired(message=_l("Please enter a date."))])
+    start = TimeField(_l("From (empty: the whole day)"), validators=[Optional()])
+    end = TimeField(_l("To (empty: the whole day)"), validators=[Optional()])
+    reason = StringField(
+        _l("Reason"),
+        validators=[
+            InputRequired(message=_l("Please enter a reason.")),
+            Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
+        ],
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (attendance, rotate, reopen); only the CSRF token."""

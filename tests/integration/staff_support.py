@@ -1,0 +1,63 @@
+"""Helpers for the staff page tests: an account, a signed-in client, bookings made at a given time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from booking import accounts, bookings
+from booking.models import Booking
+
+EMAIL = "sachbearbeitung@kreis-heinsberg.example"
+PASSWORD = "correct horse battery staple"
+NAME = "Sabine Sachbearbeiterin"
+
+
+def create_staff(app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD) -> int:
+    with app.app_context():
+        return accounts.create_staff(email, name, password, app.config["CLOCK"]()).id
+
+
+def sign_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) -> Any:
+    return client.post("/staff/login", data={"email": email, "password": password})
+
+
+def english(client: FlaskClient) -> FlaskClient:
+    """Pages in English, so tests read the message ids themselves."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def book_at(
+    app: Flask,
+    start: str,
+    *,
+    name: str = "Ayşe Yılmaz",
+    email: str | None = "ayse@example.org",
+    phone: str | None = "02452 123456",
+    note: str | None = None,
+    booked_at: datetime | None = None,
+) -> int:
+    """A resident's booking of `start` (office time), made at `booked_at` (default: the clock's now)."""
+    with app.test_request_context():
+        office = app.extensions["office"]
+        booking = bookings.book(
+            office,
+            bookings.BookingRequest("beratung", start, name, email, phone, note),
+            booked_at or app.config["CLOCK"](),
+            email_required=False,
+        )
+        return booking.id
+
+
+def get_booking(app: Flask, booking_id: int) -> Booking:
+    from booking.extensions import db
+
+    with app.app_context():
+        booking = db.session.get(Booking, booking_id)
+        assert booking is not None
+        db.session.expunge(booking)
+        return booking

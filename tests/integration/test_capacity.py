@@ -1,0 +1,179 @@
+"""Capacity holds under concurrency, on SQLite (a file) and PostgreSQL: real threads released
+together by a barrier, each with its own test client of one app; the database is checked after."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from booking.extensions import db
+from booking.models import Booking, SlotClaim
+from tests.conftest import Clock, make_app
+
+# FIXED_NOW is Good Friday 2027-03-26; Tuesday 30 March is the first open day (capacity 2).
+SLOT = "2027-03-30T08:30:00+02:00"
+SLOT_UTC = datetime(2027, 3, 30, 6, 30, tzinfo=UTC)
+MORNING = [f"2027-03-30T{h:02d}:{m:02d}:00+02:00" for h in (8, 9, 10, 11) for m in (0, 30)][1:]  # 7 slots
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def race_app(request: pytest.FixtureRequest, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    """One app per database kind; the PostgreSQL one skips locally without TEST_DATABASE_URL."""
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'race.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_url")
+    app = make_app(uri, clock, str(tmp_path / "instance"))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def body(start: str = SLOT, email: str = "anna@example.org", name: str = "Anna") -> dict[str, str]:
+    return {"service": "beratung", "start": start, "name": name, "email": email}
+
+
+def together(app: Flask, calls: list[Callable[[Any], Any]]) -> list[tuple[int, Any]]:
+    """Run each call with its own test client in its own thread, all released at once;
+    the (status, json) of each, in order. An exception in a thread fails the test."""
+    barrier = threading.Barrier(len(calls))
+    results: list[tuple[int, Any] | BaseException | None] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[Any], Any]) -> None:
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=30)
+            response = call(client)
+            results[index] = (response.status_code, response.get_json(silent=True))
+        except BaseException as exc:  # reported below, in the test's thread
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
+
+
+def booking_call(payload: dict[str, str]) -> Callable[[Any], Any]:
+    return lambda client: client.post("/api/v1/bookings", json=payload)
+
+
+def claims(app: Flask, start: datetime = SLOT_UTC) -> tuple[int, int]:
+    """(places claimed, active bookings) of the slot at `start`."""
+    with app.app_context():
+        taken = db.session.scalar(select(func.count(SlotClaim.id)).where(SlotClaim.start_at == start))
+        active = db.session.scalar(
+            select(func.count(Booking.id)).where(Booking.start_at == start, Booking.status == "confirmed")
+        )
+        return taken, active
+
+
+def statuses(results: list[tuple[int, Any]]) -> Counter[int]:
+    return Counter(status for status, _body in results)
+
+
+def test_thirty_requests_for_the_last_place_give_one_booking_and_29_conflicts(race_app: Flask):
+    client = race_app.test_client()
+    assert client.post("/api/v1/bookings", json=body(email="first@example.org")).status_code == 201
+    results = together(
+        race_app, [booking_call(body(email=f"r{n}@example.org", name=f"Racer {n}")) for n in range(30)]
+    )
+    assert statuses(results) == {201: 1, 409: 29}
+    assert all(
+        payload == {"error": "slot_full", "message": payload["message"]} for s, payload in results if s == 409
+    )
+    assert claims(race_app) == (2, 2)
+    with race_app.app_context():
+        assert db.session.scalar(select(func.count(Booking.id))) == 2  # the losers left no rows
+
+
+def test_thirty_requests_for_an_empty_slot_fill_exactly_its_capacity(race_app: Flask):
+    results = together(race_app, [booking_call(body(email=f"r{n}@example.org")) for n in range(30)])
+    assert statuses(results) == {201: 2, 409: 28}
+    assert claims(race_app) == (2, 2)
+    with race_app.app_context():
+        places = set(db.session.scalars(select(SlotClaim.place_no)))
+    assert places == {1, 2}
+
+
+def test_concurrent_bookings_across_several_slots_all_succeed(race_app: Flask):
+    calls = [
+        booking_call(body(start=start, email=f"{i}-{n}@example.org"))
+        for i, start in enumerate(MORNING)
+        for n in range(2)
+    ]
+    results = together(race_app, calls)
+    assert statuses(results) == {201: len(calls)}
+    for start in MORNING:
+        assert claims(race_app, datetime.fromisoformat(start).astimezone(UTC)) == (2, 2)
+
+
+def test_a_cancel_frees_the_place_for_exactly_one_of_many(race_app: Flask):
+    client = race_app.test_client()
+    tokens = [
+        client.post("/api/v1/bookings", json=body(email=f"{n}@example.org")).json["token"] for n in range(2)
+    ]
+    assert client.post("/api/v1/bookings", json=body(email="late@example.org")).status_code == 409
+    assert client.delete(f"/api/v1/bookings/{tokens[0]}").status_code == 200
+    results = together(race_app, [booking_call(body(email=f"r{n}@example.org")) for n in range(12)])
+    assert statuses(results) == {201: 1, 409: 11}
+    assert claims(race_app) == (2, 2)
+
+
+def test_cancels_racing_bookings_never_overfill(race_app: Flask):
+    client = race_app.test_client()
+    tokens = [
+        client.post("/api/v1/bookings", json=body(email=f"{n}@example.org")).json["token"] for n in range(2)
+    ]
+    cancels = [lambda c, t=token: c.delete(f"/api/v1/bookings/{t}") for token in tokens]
+    results = together(race_app, cancels + [booking_call(body(email=f"r{n}@example.org")) for n in range(10)])
+    assert all(status < 500 for status, _ in results)
+    assert [status for status, _ in results[:2]] == [200, 200]
+    booked = sum(1 for status, _ in results[2:] if status == 201)
+    assert 0 <= booked <= 2
+    taken, active = claims(race_app)
+    assert taken == active == booked
+
+
+def test_cancelling_twice_at_once_is_harmless(race_app: Flask):
+    client = race_app.test_client()
+    token = client.post("/api/v1/bookings", json=body()).json["token"]
+    results = together(race_app, [lambda c: c.delete(f"/api/v1/bookings/{token}") for _ in range(8)])
+    assert statuses(results) == {200: 8}
+    assert claims(race_app) == (0, 0)
+    with race_app.app_context():
+        booking = db.session.scalar(select(Booking))
+        assert booking.status == "cancelled" and booking.sequence == 1
+
+
+def test_the_per_email_limit_holds_under_concurrency(race_app: Flask):
+    calls = [booking_call(body(start=start, email="same@example.org")) for start in MORNING]
+    results = together(race_app, calls)
+    assert statuses(results) == {201: 3, 422: len(MORNING) - 3}
+    assert all("email" in payload["errors"] for status, payload in results if status == 422)
+    with race_app.app_context():
+        active = db.session.scalar(
+            select(func.count(Booking.id)).where(
+                Booking.email == "same@example.org", Booking.status == "confirmed"
+            )
+        )
+        assert active == 3
+        assert db.session.scalar(select(func.count(SlotClaim.id))) == 3

@@ -1,0 +1,280 @@
+"""Signing in to the staff pages: who gets in, who does not, and that no staff URL is open."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+
+from booking import accounts
+from booking.extensions import db
+from booking.models import Staff
+from tests.conftest import make_app
+from tests.integration.staff_support import EMAIL, PASSWORD, create_staff, english, sign_in
+
+GENERIC_ERROR = "The email address or the password is not right, or the account is disabled."
+
+
+@pytest.fixture
+def app_with(database_uri, clock, tmp_path) -> Iterator[Callable[..., Flask]]:  # type: ignore[no-untyped-def]
+    """Build an app with settings of its own (rate limits or CSRF on) on the test database."""
+    made: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        app = make_app(database_uri, clock, str(tmp_path / f"instance{len(made)}"), **overrides)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+def test_right_password_signs_in_and_opens_the_day_view(app, client):
+    create_staff(app)
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/staff/")
+    assert client.get("/staff/").status_code == 200
+
+
+def test_email_is_matched_without_regard_to_case_and_spaces(app, client):
+    create_staff(app)
+    assert sign_in(client, email="  " + EMAIL.upper()).status_code == 302
+
+
+def test_wrong_password_is_refused_with_a_generic_message(app, client):
+    create_staff(app)
+    response = sign_in(english(client), password="wrong password")
+    assert response.status_code == 401
+    assert GENERIC_ERROR in response.text
+    assert client.get("/staff/").status_code == 302
+
+
+def test_unknown_email_gets_the_same_answer_as_a_wrong_password(app, client):
+    create_staff(app)
+    response = sign_in(english(client), email="nobody@kreis-heinsberg.example")
+    assert response.status_code == 401
+    assert GENERIC_ERROR in response.text
+
+
+def test_disabled_account_cannot_sign_in(app, client):
+    create_staff(app)
+    with app.app_context():
+        accounts.disable_staff(EMAIL)
+    response = sign_in(english(client))
+    assert response.status_code == 401
+    assert GENERIC_ERROR in response.text
+
+
+def test_disabling_an_account_ends_its_open_session(app, client):
+    create_staff(app)
+    sign_in(client)
+    assert client.get("/staff/").status_code == 200
+    with app.app_context():
+        accounts.disable_staff(EMAIL)
+    response = client.get("/staff/")
+    assert response.status_code == 302
+    assert "/staff/login" in response.headers["Location"]
+
+
+def test_password_is_stored_as_a_scrypt_hash(app):
+    create_staff(app)
+    with app.app_context():
+        staff = db.session.scalar(db.select(Staff))
+        assert staff.password_hash.startswith("scrypt:")
+        assert PASSWORD not in staff.password_hash
+
+
+def test_repeated_failures_are_rate_limited(app_with):
+    app = app_with(RATELIMIT_ENABLED=True)
+    create_staff(app)
+    client = app.test_client()
+    for _attempt in range(5):
+        assert sign_in(client, password="wrong password").status_code == 401
+    limited = sign_in(client, password="wrong password")
+    assert limited.status_code == 429
+    # Even the right password waits until the limit has passed.
+    assert sign_in(client).status_code == 429
+
+
+def test_successful_sign_ins_do_not_use_up_the_limit(app_with):
+    app = app_with(RATELIMIT_ENABLED=True)
+    create_staff(app)
+    client = app.test_client()
+    for _attempt in range(6):
+        assert sign_in(client).status_code == 302
+
+
+def test_sign_in_without_csrf_token_is_refused_when_csrf_is_on(app_with):
+    app = app_with(WTF_CSRF_ENABLED=True)
+    create_staff(app)
+    client = app.test_client()
+    assert sign_in(client).status_code == 400
+    assert client.get("/staff/").status_code == 302
+
+    page = client.get("/staff/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = client.post("/staff/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    assert client.get("/staff/").status_code == 200
+
+
+def test_staff_actions_without_csrf_token_are_refused(app_with):
+    app = app_with(WTF_CSRF_ENABLED=True)
+    create_staff(app)
+    client = app.test_client()
+    page = client.get("/staff/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    client.post("/staff/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    assert client.post("/staff/feed/rotate").status_code == 400
+    assert client.post("/staff/close", data={"day": "2027-03-30", "reason": "x"}).status_code == 400
+    assert client.post("/staff/logout").status_code == 400
+    day = client.get("/staff/feed")
+    assert 'name="csrf_token"' in day.text
+    assert client.post("/staff/feed/rotate", data={"csrf_token": token}).status_code == 302
+
+
+def test_sign_out_needs_a_post_and_ends_the_session(app, client):
+    create_staff(app)
+    sign_in(client)
+    assert client.get("/staff/logout").status_code == 405
+    response = client.post("/staff/logout")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/staff/login")
+    assert client.get("/staff/").status_code == 302
+
+
+def test_after_sign_in_the_page_asked_for_opens(app, client):
+    create_staff(app)
+    first = client.get("/staff/week?date=2027-03-29")
+    assert first.status_code == 302
+    login_url = first.headers["Location"]
+    assert "/staff/login" in login_url
+    page = client.get(login_url)
+    assert 'value="/staff/week?date=2027-03-29"' in page.text
+    response = client.post(
+        "/staff/login", data={"email": EMAIL, "password": PASSWORD, "next": "/staff/week?date=2027-03-29"}
+    )
+    assert response.headers["Location"].endswith("/staff/week?date=2027-03-29")
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/staff/", "/b/x"])
+def test_sign_in_never_redirects_outside_the_staff_pages(app, client, target):
+    create_staff(app)
+    response = client.post("/staff/login", data={"email": EMAIL, "password": PASSWORD, "next": target})
+    assert response.headers["Location"].endswith("/staff/")
+
+
+def test_session_cookie_is_http_only_and_same_site(app, client):
+    create_staff(app)
+    cookie = sign_in(client).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_session_cookie_is_secure_behind_https(app_with):
+    app = app_with(SESSION_COOKIE_SECURE=True)
+    create_staff(app)
+    cookie = sign_in(app.test_client()).headers["Set-Cookie"]
+    assert "Secure" in cookie
+
+
+def _example_url(rule) -> str:  # type: ignore[no-untyped-def]
+    """The rule's URL with 1 for every argument (valid for int and string converters alike)."""
+    return rule.build({name: 1 for name in rule.arguments})[1]
+
+
+def test_every_staff_url_sends_anonymous_visitors_to_the_login(app, client):
+    """Walks every registered /staff/ route with every method, so a new route cannot forget the check."""
+    create_staff(app)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/staff/") or rule.endpoint == "staff.login":
+            continue
+        url = _example_url(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert "/staff/login" in response.headers["Location"], (method, url)
+            checked += 1
+    assert checked >= 15  # the walk found the staff pages (day, week, book, cancel, move, ...)
+
+
+def test_the_calendar_feed_is_outside_the_staff_pages_and_needs_its_token(app, client):
+    assert client.get("/feed/not-the-token.ics").status_code == 404
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def test_create_staff_with_password_option(app, runner, client):
+    result = runner.invoke(
+        args=["create-staff", "--email", EMAIL, "--name", "Sabine", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert EMAIL in result.output
+    assert sign_in(client).status_code == 302
+
+
+def test_create_staff_asks_for_the_password_twice_when_it_is_left_out(app, runner, client):
+    result = runner.invoke(
+        args=["create-staff", "--email", EMAIL, "--name", "Sabine"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password" in result.output
+    assert PASSWORD not in result.output
+    assert sign_in(client).status_code == 302
+
+
+def test_create_staff_refuses_a_mistyped_confirmation(app, runner):
+    result = runner.invoke(
+        args=["create-staff", "--email", EMAIL, "--name", "Sabine"],
+        input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Staff.id))) == 1
+
+
+def test_create_staff_refuses_a_short_password_and_a_taken_address(app, runner):
+    short = runner.invoke(args=["create-staff", "--email", EMAIL, "--name", "S", "--password", "short"])
+    assert short.exit_code != 0
+    assert "at least" in short.output
+    create_staff(app)
+    again = runner.invoke(args=["create-staff", "--email", EMAIL, "--name", "S", "--password", PASSWORD])
+    assert again.exit_code != 0
+    assert "exists already" in again.output
+
+
+def test_disable_staff_stops_sign_in(app, runner, client):
+    create_staff(app)
+    result = runner.invoke(args=["disable-staff", "--email", EMAIL])
+    assert result.exit_code == 0, result.output
+    assert sign_in(client).status_code == 401
+    assert runner.invoke(args=["enable-staff", "--email", EMAIL]).exit_code == 0
+    assert sign_in(client).status_code == 302
+
+
+def test_disable_staff_names_an_unknown_address(app, runner):
+    result = runner.invoke(args=["disable-staff", "--email", "nobody@example.org"])
+    assert result.exit_code != 0
+    assert "no account" in result.output
+
+
+def test_dev_staff_creates_one_account_for_make_run_and_prints_its_sign_in(app, runner, client):
+    first = runner.invoke(args=["dev-staff"])
+    again = runner.invoke(args=["dev-staff"])
+    assert first.exit_code == 0, first.output
+    assert first.output == again.output
+    email, password = first.output.split()[-2:]
+    assert sign_in(client, email=email, password=password).status_code == 302
