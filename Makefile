@@ -11,7 +11,6 @@ AXE    := node_modules/axe-core/axe.min.js
 
 run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
-	$(BIN)/flask --app booking dev-staff
 	$(BIN)/python -m booking.devserver
 
 test: install $(AXE)  ## the whole test suite
@@ -44,8 +43,8 @@ $(AXE): package.json
 translations: $(COMPILED)
 
 messages: $(STAMP)  ## extract every translatable text and update the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o booking/translations/messages.pot --no-location --sort-output --project=termine .
-	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o booking/translations/messages.pot --no-location --sort-output --project=termine -w 100 .
+	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations --no-fuzzy-matching --ignore-obsolete -w 100
 
 bench: install  ## the benchmark (not part of make test): production stack under load, ratios vs baselines
 	$(BIN)/python bench/run.py

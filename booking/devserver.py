@@ -27,21 +27,31 @@ def commands() -> list[list[str]]:
             "--pool",
             "solo",
             "--loglevel",
-            "INFO",
+            "WARNING",
             "--without-mingle",
             "--without-gossip",
         ],
-        [celery, "-A", "celery_worker", "beat", "--loglevel", "INFO"],
+        [celery, "-A", "celery_worker", "beat", "--loglevel", "WARNING"],
     ]
 
 
+def staff_login() -> str:
+    """The development staff account's sign-in (created on first use)."""
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "booking", "dev-staff"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or result.stderr.strip()
+
+
 def main() -> int:
+    login = staff_login()
+    processes = [subprocess.Popen(command, env=os.environ.copy()) for command in commands()]
+    time.sleep(2)  # after the processes' own start-up lines, so the banner stays visible
     print(
-        f"\n  Termine runs on {URL}\n  Emails are written to instance/outbox/ as .eml files.\n"
-        "  Stop with Ctrl-C.\n",
+        f"\n  Termine runs on {URL}\n  {login}\n"
+        "  Emails are written to instance/outbox/ as .eml files.\n  Stop with Ctrl-C.\n",
         flush=True,
     )
-    processes = [subprocess.Popen(command, env=os.environ.copy()) for command in commands()]
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

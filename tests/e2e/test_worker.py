@@ -298,3 +298,68 @@ def test_the_embedded_filesystem_broker_carries_a_task_to_another_process(tmp_pa
     finally:
         processes.close()
         _dispose(app)
+
+
+# --- load and faults together -----------------------------------------------------------------------
+
+
+def test_parallel_bookings_through_a_worker_restart_and_an_smtp_drop_each_get_one_email(
+    web: Flask, celery_process: Callable[[str], Process], sink: SmtpSink
+) -> None:
+    """Bounded: 8 clients x 5 bookings on a few slots (some full), while the worker restarts and
+    the mail server goes away for a while. Every accepted booking is stored, gets exactly one
+    confirmation, and no slot holds more than its capacity."""
+    import threading
+
+    from booking.models import Booking, SlotClaim
+
+    client = web.test_client()
+    today = date.today()
+    slots = client.get(f"/api/v1/slots?service=beratung&from={today}&to={today + timedelta(days=40)}")
+    starts = [s["start"] for s in slots.get_json()["slots"] if s["available"] == 2][:6]
+    accepted: list[dict[str, str]] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def resident(number: int) -> None:
+        own = web.test_client()
+        barrier.wait()
+        for attempt in range(5):
+            response = own.post("/api/v1/bookings", json={
+                "service": "beratung", "start": starts[(number + attempt) % len(starts)],
+                "name": f"Last {number}", "email": f"load{number}-{attempt}@example.org"})
+            with lock:
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    accepted.append(response.get_json())
+            time.sleep(0.1)
+
+    worker = celery_process("worker")
+    celery_process("beat")
+    clients = [threading.Thread(target=resident, args=(n,)) for n in range(8)]
+    for thread in clients:
+        thread.start()
+    time.sleep(0.5)
+    worker.stop()  # a restart in the middle of the load
+    sink.stop()  # and the mail server drops
+    celery_process("worker")
+    time.sleep(2)
+    sink.start()
+    for thread in clients:
+        thread.join(timeout=60)
+
+    assert set(statuses) <= {201, 409}, statuses
+    assert len(accepted) == len(starts) * 2  # every place of the six slots, no more
+    assert len(sink.wait_for(len(accepted), timeout=60)) >= len(accepted)
+    time.sleep(2)
+    for booking in accepted:
+        assert len(confirmations_to(sink, booking["email"])) == 1, booking["email"]
+    assert len(sink.messages) == len(accepted)
+    with web.app_context():
+        stored = set(db.session.scalars(select(Booking.token)))
+        assert {b["token"] for b in accepted} <= stored
+        per_slot = db.session.execute(
+            select(SlotClaim.start_at, sa.func.count()).group_by(SlotClaim.start_at)).all()
+        assert all(count <= 2 for _start, count in per_slot)
+        db.session.rollback()
