@@ -18,11 +18,11 @@ test: install $(AXE)  ## the whole test suite
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check booking tests config.py celery_worker.py
+	$(BIN)/ruff format --check booking tests bench config.py celery_worker.py
 
 format: install
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format booking tests config.py celery_worker.py
+	$(BIN)/ruff format booking tests bench config.py celery_worker.py
 
 install: $(STAMP) $(COMPILED)
 

@@ -326,9 +326,15 @@ def test_parallel_bookings_through_a_worker_restart_and_an_smtp_drop_each_get_on
         own = web.test_client()
         barrier.wait()
         for attempt in range(5):
-            response = own.post("/api/v1/bookings", json={
-                "service": "beratung", "start": starts[(number + attempt) % len(starts)],
-                "name": f"Last {number}", "email": f"load{number}-{attempt}@example.org"})
+            response = own.post(
+                "/api/v1/bookings",
+                json={
+                    "service": "beratung",
+                    "start": starts[(number + attempt) % len(starts)],
+                    "name": f"Last {number}",
+                    "email": f"load{number}-{attempt}@example.org",
+                },
+            )
             with lock:
                 statuses.append(response.status_code)
                 if response.status_code == 201:
@@ -360,6 +366,7 @@ def test_parallel_bookings_through_a_worker_restart_and_an_smtp_drop_each_get_on
         stored = set(db.session.scalars(select(Booking.token)))
         assert {b["token"] for b in accepted} <= stored
         per_slot = db.session.execute(
-            select(SlotClaim.start_at, sa.func.count()).group_by(SlotClaim.start_at)).all()
+            select(SlotClaim.start_at, sa.func.count()).group_by(SlotClaim.start_at)
+        ).all()
         assert all(count <= 2 for _start, count in per_slot)
         db.session.rollback()
