@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from sqlalchemy import event
 
 from booking.extensions import babel, csrf, db, limiter, login, migrate
@@ -101,7 +101,8 @@ def _tune_sqlite(engine: Any) -> None:
 
 
 def select_language() -> str:
-    """Explicit choice (session), else the browser's Accept-Language, else German."""
+    """Explicit choice (session), else the language a booking was made in (its manage pages),
+    else the browser's Accept-Language, else German."""
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
@@ -110,6 +111,8 @@ def select_language() -> str:
     chosen = session.get("language")
     if chosen in languages:
         return chosen
+    if g.get("booking_language") in languages:
+        return g.booking_language
     return request.accept_languages.best_match(languages) or languages[0]
 
 

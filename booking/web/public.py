@@ -11,6 +11,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,6 +23,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from booking import bookings, clock, current_office
+from booking.models import Booking
 from booking.office import Service
 from booking.schedule import Unbookable, check_start, local_today
 from booking.web import limits
@@ -36,6 +38,14 @@ def _service_or_404(service_id: str) -> Service:
     if service is None:
         abort(404)
     return service
+
+
+def _booking_or_404(token: str) -> Booking:
+    """The booking of a manage link; its pages speak the booking's language unless the reader
+    chose another one with the switch."""
+    booking = bookings.get_by_token(token) or abort(404)
+    g.booking_language = booking.language
+    return booking
 
 
 def _monday(day: date) -> date:
@@ -156,7 +166,7 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
 
 @bp.get("/b/<token>")
 def manage(token: str) -> str:
-    booking = bookings.get_by_token(token) or abort(404)
+    booking = _booking_or_404(token)
     return render_template(
         "public/manage.html",
         booking=booking,
@@ -173,7 +183,7 @@ def calendar(token: str) -> Response:
     """The appointment as an iCalendar file, the same as the email's attachment."""
     from booking.notify import ics, messages
 
-    booking = bookings.get_by_token(token) or abort(404)
+    booking = _booking_or_404(token)
     body = ics.booking_calendar(
         booking,
         current_office(),
@@ -190,7 +200,7 @@ def calendar(token: str) -> Response:
 
 @bp.post("/b/<token>/cancel")
 def cancel(token: str) -> Response:
-    booking = bookings.get_by_token(token) or abort(404)
+    booking = _booking_or_404(token)
     if not ConfirmForm().validate():
         abort(400)
     try:
@@ -203,7 +213,7 @@ def cancel(token: str) -> Response:
 
 @bp.get("/b/<token>/move")
 def choose_new_time(token: str) -> str:
-    booking = bookings.get_by_token(token) or abort(404)
+    booking = _booking_or_404(token)
     service = _service_or_404(booking.service_id)
     if not booking.active or booking.start_at <= clock.now():
         abort(404)
@@ -218,7 +228,7 @@ def choose_new_time(token: str) -> str:
 
 @bp.post("/b/<token>/move")
 def move(token: str) -> Response:
-    booking = bookings.get_by_token(token) or abort(404)
+    booking = _booking_or_404(token)
     if not ConfirmForm().validate():
         abort(400)
     try:

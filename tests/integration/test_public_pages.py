@@ -38,9 +38,13 @@ def details(**overrides: str | None) -> dict[str, str]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def book(client: FlaskClient, start: str = FIRST, **overrides: str | None) -> str:
-    """Book through the form; the token of the new booking."""
-    response = client.post(f"/book/beratung/details?start={quote(start)}", data=details(**overrides))
+def book(
+    client: FlaskClient, start: str = FIRST, headers: dict[str, str] | None = None, **overrides: str | None
+) -> str:
+    """Book through the form (in the language of `headers`); the token of the new booking."""
+    response = client.post(
+        f"/book/beratung/details?start={quote(start)}", data=details(**overrides), headers=headers
+    )
     assert response.status_code == 302, response.text
     match = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", response.headers["Location"])
     assert match, response.headers["Location"]
@@ -235,7 +239,8 @@ def test_details_form_books_and_the_confirmation_shows_date_time_place_and_link(
     assert form.status_code == 200
     assert "Tuesday, March 30, 2027" in form.text and "08:30" in form.text
     token = book(client, phone="02452 123456", note="Mit Dolmetscher")
-    page = client.get(f"/b/{token}?new=1", headers=EN)
+    client.get("/language/en")  # booked in German; the reader now chooses English
+    page = client.get(f"/b/{token}?new=1")
     assert page.status_code == 200
     html = page.text
     assert "Your appointment is booked" in html
@@ -436,7 +441,7 @@ def test_cancel_needs_the_csrf_token(csrf_app: Flask):
 
 
 def test_manage_page_cancels_and_the_place_is_free_at_once(app: Flask, client: FlaskClient):
-    first = book(client, email="a@example.org")
+    first = book(client, email="a@example.org", headers=EN)
     book(client, email="b@example.org")
     assert f'value="{FIRST}"' not in client.get("/book/beratung?week=2027-03-29").text
     page = client.get(f"/b/{first}", headers=EN)
@@ -496,8 +501,8 @@ def test_a_rejected_name_is_escaped_when_shown_again(client: FlaskClient):
 
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_pages_declare_language_viewport_and_label_every_input(client: FlaskClient, language: str):
-    token = book(client)
     headers = {"Accept-Language": language}
+    token = book(client, headers=headers)  # manage pages speak the booking's language
     for url in ("/", "/privacy", "/book/beratung", DETAILS, f"/b/{token}", f"/b/{token}?new=1"):
         response = client.get(url, headers=headers)
         assert response.status_code == 200, url
