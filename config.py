@@ -42,6 +42,8 @@ class Config:
     INSTANCE_PATH = os.path.abspath(os.environ["INSTANCE_PATH"]) if os.environ.get("INSTANCE_PATH") else None
     # Base of the links in emails, which workers build without a request (e.g. https://termine.example).
     PUBLIC_URL = os.environ.get("PUBLIC_URL") or None
+    # How many reverse proxies (e.g. the TLS front) stand before the app and set X-Forwarded-*.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # Email delivery: beat relays unsent outbox rows this often; a failed send is retried after
     # MAIL_RETRY_SECONDS, doubling up to MAIL_RETRY_MAX_SECONDS, and given up MAIL_GIVE_UP_HOURS
     # after the email was queued; a worker holds a row MAIL_LEASE_SECONDS while it sends.
@@ -67,3 +69,5 @@ class Config:
     BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"  # per IP address
     BOOKING_EMAIL_RATE_LIMIT = "10 per day; 3 per minute"  # per email address
     SLOTS_RATE_LIMIT = "300 per minute"  # slot look-ups per IP address
+    # How long a web process may reuse the taken places it read (see bookings.availability).
+    AVAILABILITY_CACHE_SECONDS = 1.0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request, session
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking.extensions import babel, csrf, db, limiter, login, migrate
 from booking.office import Office, load_office
@@ -40,6 +43,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
 
+    if app.config.get("TRUSTED_PROXIES"):
+        # Behind a TLS-terminating proxy: take client address, scheme and host from its headers,
+        # so rate limits count residents (not the proxy) and links and HSTS use https.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    if app.config.get("MAIL_BACKEND") == "smtp" and not app.config.get("PUBLIC_URL"):
+        app.logger.warning("PUBLIC_URL is not set: links in emails will point at http://127.0.0.1:5000")
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
@@ -72,10 +82,17 @@ def _derive_defaults(app: Flask) -> None:
     instance = Path(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         key_file = instance / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        app.config["SECRET_KEY"] = key_file.read_text().strip()
+        try:  # exclusive create: web workers starting together end up with the same key
+            with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
+        for _attempt in range(50):  # another process may be writing it this very moment
+            key = key_file.read_text().strip()
+            if key:
+                break
+            time.sleep(0.02)
+        app.config["SECRET_KEY"] = key
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'termine.db'}"
 

@@ -13,11 +13,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, literal, select, text, union_all, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, event, func, literal, select, text, union_all, update
+from sqlalchemy.orm import Session, selectinload
 
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
@@ -104,6 +106,21 @@ def closures_between(first_day: date, last_day: date) -> list[Closure]:
     return [Closure(start, end) for start, end in rows]
 
 
+def open_slot(
+    office: Office, service: Service, start: datetime, now: datetime, *, enforce_notice: bool = True
+) -> Slot | Unbookable:
+    """The slot starting at `start` if it can be booked now, staff closures included; else why not.
+    Closures are read only for an otherwise valid slot (cheaper, and no date arithmetic at the edges
+    of the calendar)."""
+    found = check_start(office, service, start, now, (), enforce_notice)
+    if isinstance(found, Unbookable):
+        return found
+    day = found.start.date()
+    if any(closure.overlaps(found) for closure in closures_between(day, day)):
+        return Unbookable.CLOSED
+    return found
+
+
 def _audit(
     booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = ""
 ) -> None:
@@ -142,8 +159,7 @@ def _validate(
     if start is None:
         error("start", _("Please choose a time."))
     elif service is not None:
-        day = start.astimezone(office.timezone).date()
-        found = check_start(office, service, start, now, closures_between(day, day), enforce_notice)
+        found = open_slot(office, service, start, now, enforce_notice=enforce_notice)
         if isinstance(found, Unbookable):
             error("start", unbookable_message(found))
         else:
@@ -161,7 +177,9 @@ def _validate(
     raw_email = request.email.strip() if isinstance(request.email, str) else ""
     if raw_email:
         try:
-            email = validate_email(raw_email, check_deliverability=False).normalized.lower()
+            # ASCII only: an address needing SMTPUTF8 could be booked but never reached by most servers.
+            valid = validate_email(raw_email, check_deliverability=False, allow_smtputf8=False)
+            email = valid.ascii_email.lower() if valid.ascii_email else None
         except EmailNotValidError:
             error("email", _("Please enter a valid email address, for example name@example.org."))
     elif email_required:
@@ -210,6 +228,18 @@ def book(
     )
     try:
         if fields["email"]:
+            _serialise_email(fields["email"])
+            same = db.session.scalar(
+                select(Booking).where(
+                    Booking.email == fields["email"],
+                    Booking.service_id == service.id,
+                    Booking.start_at == slot.start,
+                    Booking.status == "confirmed",
+                )
+            )
+            if same is not None:  # a double click or a retried request: one place, one email
+                db.session.rollback()
+                return same
             _check_active_limit(office, fields["email"], now)
         booking = Booking(
             reference=_new_reference(),
@@ -236,11 +266,15 @@ def book(
     return booking
 
 
-def _check_active_limit(office: Office, email: str, now: datetime) -> None:
-    """At most `max_active_per_email` upcoming bookings per address, safe under concurrency."""
+def _serialise_email(email: str) -> None:
+    """Bookings of one address run one after another (PostgreSQL: a transaction-scoped advisory
+    lock; SQLite's BEGIN IMMEDIATE already serialises everything)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        # Serialises bookings of one address; SQLite's BEGIN IMMEDIATE already does.
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(email.encode())})
+
+
+def _check_active_limit(office: Office, email: str, now: datetime) -> None:
+    """At most `max_active_per_email` upcoming bookings per address (call `_serialise_email` first)."""
     active = db.session.scalar(
         select(func.count(Booking.id)).where(
             Booking.email == email, Booking.status == "confirmed", Booking.end_at > now
@@ -294,8 +328,9 @@ def _new_reference() -> str:
 
 
 def _queue_email(booking: Booking, kind: str, now: datetime) -> Outbox:
-    # A confirmation or reminder exists once per booking; a cancellation or move once per change.
-    once = kind in ("confirm", "reminder")
+    # A confirmation exists once per booking; a cancellation or move once per change (reminders
+    # are queued by the scan in notify.outbox, once per booking and time).
+    once = kind == "confirm"
     key = f"{kind}:{booking.id}" if once else f"{kind}:{booking.id}:{booking.sequence}"
     row = Outbox(
         dedupe_key=key,
@@ -356,18 +391,27 @@ def cancel(
     return True
 
 
-def availability(
-    office: Office, service: Service, first_day: date, last_day: date, now: datetime
-) -> list[tuple[Slot, int]]:
-    """Each bookable slot of these days with its free places. One query brings both the taken
-    places and the staff closures of the days; the slots themselves come from the pure schedule."""
-    earliest, horizon = window(office, now)
-    first_day = max(first_day, earliest.astimezone(office.timezone).date())
-    last_day = min(last_day, horizon)
-    if first_day > last_day:
-        return []
-    low = datetime.combine(first_day, time(), tzinfo=office.timezone)
-    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=office.timezone)
+# Taken places and closures per (app, service, days), kept for AVAILABILITY_CACHE_SECONDS so that
+# hundreds of people looking at the same weeks at 08:00 cost one query a second, not one each. Any
+# commit in this process empties it; other processes see a change within those seconds. Booking never
+# reads it: capacity is decided by the database.
+_occupancy: dict[tuple[object, ...], tuple[float, dict[datetime, int], list[Closure]]] = {}
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_occupancy(_session: Session) -> None:
+    _occupancy.clear()
+
+
+def _taken_and_closures(
+    service: Service, low: datetime, high: datetime
+) -> tuple[dict[datetime, int], list[Closure]]:
+    """Taken places per slot start and the staff closures between `low` and `high`: one query."""
+    seconds = current_app.config.get("AVAILABILITY_CACHE_SECONDS", 0)
+    key = (current_app.name, db.engine.url, service.id, low, high)
+    cached = _occupancy.get(key)
+    if seconds and cached and cached[0] > monotonic():
+        return cached[1], cached[2]
     claims = (
         select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
         .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
@@ -383,6 +427,24 @@ def availability(
             taken[start] = count
         else:
             closures.append(Closure(start, end))
+    if seconds:
+        _occupancy[key] = (monotonic() + seconds, taken, closures)
+    return taken, closures
+
+
+def availability(
+    office: Office, service: Service, first_day: date, last_day: date, now: datetime
+) -> list[tuple[Slot, int]]:
+    """Each bookable slot of these days with its free places. One query brings both the taken
+    places and the staff closures of the days; the slots themselves come from the pure schedule."""
+    earliest, horizon = window(office, now)
+    first_day = max(first_day, earliest.astimezone(office.timezone).date())
+    last_day = min(last_day, horizon)
+    if first_day > last_day:
+        return []
+    low = datetime.combine(first_day, time(), tzinfo=office.timezone)
+    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=office.timezone)
+    taken, closures = _taken_and_closures(service, low, high)
     slots = bookable_slots(office, service, first_day, last_day, now, closures)
     return [(slot, max(service.capacity - taken.get(slot.start_utc, 0), 0)) for slot in slots]
 
@@ -418,8 +480,7 @@ def move(
     start = parse_start(new_start, office)
     if service is None or start is None:
         raise InvalidBooking({"start": [_("Please choose a time.")]})
-    day = start.astimezone(office.timezone).date()
-    slot = check_start(office, service, start, now, closures_between(day, day), enforce_notice)
+    slot = open_slot(office, service, start, now, enforce_notice=enforce_notice)
     if isinstance(slot, Unbookable):
         raise InvalidBooking({"start": [unbookable_message(slot)]})
     if slot.start == booking.start_at:

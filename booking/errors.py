@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 API_CODES = {
@@ -33,7 +34,38 @@ def api_error(code: int, error: str | None = None, message: str | None = None) -
     return response
 
 
+def _form_page() -> str:
+    """Where the refused form can be filled in again: the same address when it also answers GET,
+    else the manage page of its booking, the staff calendar, or the start page."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    try:
+        adapter.match(request.path, method="GET")
+        return request.full_path.rstrip("?")
+    except HTTPException:
+        pass
+    if request.view_args and "token" in request.view_args:
+        return url_for("public.manage", token=request.view_args["token"])
+    if request.path.startswith("/staff/"):
+        return url_for("staff.day")
+    return url_for("public.home")
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def form_expired(error: CSRFError) -> Response:
+        """A lost or expired form token (cookies blocked, browser restarted): say so, and lead back
+        to the form instead of a bare 400."""
+        if request.path.startswith("/api/"):
+            return api_error(400)
+        flash(
+            _(
+                "The form was open too long or your browser did not keep our cookie. "
+                "Please check your entries and send the form again."
+            ),
+            "error",
+        )
+        return redirect(_form_page())
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         code = error.code or 500

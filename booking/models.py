@@ -118,6 +118,11 @@ class Outbox(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    @property
+    def undelivered(self) -> bool:
+        """Not sent, and failing or given up (what staff must know about)."""
+        return self.sent_at is None and (self.failed_at is not None or self.last_error is not None)
+
 
 class Staff(UserMixin, db.Model):
     """A member of the office who signs in to the staff pages."""

@@ -80,6 +80,7 @@ def make_app(uri: str, clock: Clock, instance: str, **overrides: object) -> Flas
         "CLOCK": clock,
         "SERVER_NAME": "termine.test",
         "MAIL_BACKEND": "file",
+        "AVAILABILITY_CACHE_SECONDS": 0,  # tests read their own writes across apps and processes
         "INSTANCE_PATH": instance,
         **overrides,
     }

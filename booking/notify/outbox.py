@@ -149,7 +149,10 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
     if hours <= 0:
         return 0
     lead = timedelta(hours=hours)
-    already = exists().where(Outbox.booking_id == Booking.id, Outbox.kind == "reminder")
+    # One reminder per booking and time: a moved booking is reminded again of its new time.
+    already = exists().where(
+        Outbox.booking_id == Booking.id, Outbox.kind == "reminder", Outbox.sequence == Booking.sequence
+    )
     try:
         candidates = db.session.execute(
             select(Booking.id, Booking.start_at, Booking.created_at, Booking.sequence).where(
@@ -167,7 +170,7 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
                 continue  # booked after the reminder moment: the confirmation is reminder enough
             added += _insert_ignoring_duplicates(
                 {
-                    "dedupe_key": f"reminder:{booking_id}",
+                    "dedupe_key": f"reminder:{booking_id}:{sequence}",
                     "kind": "reminder",
                     "booking_id": booking_id,
                     "sequence": sequence,
@@ -220,7 +223,7 @@ def skip_reason(row: Outbox, booking: Booking | None, now: datetime) -> str | No
         return "skipped: the appointment is over"
     if row.kind != "cancel" and booking.status != "confirmed":
         return "skipped: the appointment is cancelled"
-    if row.kind == "move" and row.sequence < booking.sequence:
+    if row.kind in ("move", "reminder") and row.sequence < booking.sequence:
         return "skipped: changed again since"
     if row.kind == "reminder" and booking.start_at <= now:
         return "skipped: the appointment has begun"

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from booking import bookings, clock, current_office
 from booking.models import Booking
 from booking.office import Service
-from booking.schedule import Unbookable, check_start, local_today
+from booking.schedule import Unbookable, local_today
 from booking.web import limits
 from booking.web.forms import BookingForm, ConfirmForm
 
@@ -126,7 +126,7 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
     if start is None:
         flash(_("Please choose a time."), "error")
         return redirect(url_for("public.week", service_id=service.id))
-    slot = check_start(office, service, start, clock.now())
+    slot = bookings.open_slot(office, service, start, clock.now())
     if isinstance(slot, Unbookable):
         flash(bookings.unbookable_message(slot), "error")
         return redirect(url_for("public.week", service_id=service.id))

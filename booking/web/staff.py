@@ -20,9 +20,10 @@ from booking import accounts, bookings, clock, current_office, feeds
 from booking.extensions import limiter
 from booking.extensions import login as login_manager
 from booking.models import Booking, Staff
+from booking.notify import outbox
 from booking.notify.ics import feed_calendar
 from booking.office import Office
-from booking.schedule import Unbookable, check_start, local_today
+from booking.schedule import Unbookable, local_today
 from booking.web.staff_forms import ActionForm, CallerBookingForm, CloseForm, LoginForm, MoveForm, ReasonForm
 from booking.web.templating import LANGUAGE_NAMES
 
@@ -34,6 +35,7 @@ LOGIN_LIMIT = "5 per minute;30 per hour"
 # Per address alone, against trying many accounts from one place.
 LOGIN_LIMIT_PER_ADDRESS = "60 per hour"
 EXPORT_MAX_DAYS = 366
+DATE_REACH = timedelta(days=3650)
 FEED_DAYS_BACK = 30
 
 login_manager.user_loader(accounts.load_user)
@@ -134,11 +136,18 @@ def logout() -> Response:
 # --- calendar ---------------------------------------------------------------------------
 
 
-def _day_arg(office: Office) -> date:
+def _date_arg(name: str, default: date) -> date:
+    """A date from the query string, `default` when missing or invalid; kept within ten years of
+    `default` so the calendar arithmetic of the pages cannot run off the end of time."""
     try:
-        return date.fromisoformat(request.args.get("date", ""))
+        value = date.fromisoformat(request.args.get(name) or "")
     except ValueError:
-        return local_today(office, clock.now())
+        return default
+    return min(max(value, default - DATE_REACH), default + DATE_REACH)
+
+
+def _day_arg(office: Office) -> date:
+    return _date_arg("date", local_today(office, clock.now()))
 
 
 @bp.get("/")
@@ -177,9 +186,7 @@ def book() -> Response | tuple[str, int]:
     office, now = current_office(), clock.now()
     service = office.service(request.args.get("service", "")) or abort(404)
     start = bookings.parse_start(request.args.get("start", ""), office) or abort(404)
-    slot = check_start(
-        office, service, start, now, bookings.closures_between(start.date(), start.date()), False
-    )
+    slot = bookings.open_slot(office, service, start, now, enforce_notice=False)
     if isinstance(slot, Unbookable):
         flash(bookings.unbookable_message(slot), "error")
         return redirect(url_for("staff.day", date=start.astimezone(office.timezone).date().isoformat()))
@@ -245,8 +252,7 @@ def _render_detail(
         service=office.service(booking.service_id),
         trail=bookings.audit_trail(booking),
         emails=emails,
-        # The same rule as `notify.outbox.failed_emails`: not sent, and given up or failing.
-        failed=[row for row in emails if row.sent_at is None and (row.failed_at or row.last_error)],
+        failed=[row for row in emails if row.undelivered],
         cancel_form=cancel_form or ReasonForm(),
         action_form=ActionForm(),
         now=clock.now(),
@@ -284,10 +290,7 @@ def move(booking_id: int) -> Response | tuple[str, int]:
     if not booking.active or service is None:
         flash(_("This appointment is cancelled."), "error")
         return redirect(url_for("staff.booking_detail", booking_id=booking.id))
-    try:
-        shown = date.fromisoformat(request.args.get("date", ""))
-    except ValueError:
-        shown = booking.start_at.astimezone(office.timezone).date()
+    shown = _date_arg("date", booking.start_at.astimezone(office.timezone).date())
     free = [
         row for row in bookings.staff_free_slots(office, service, shown, now) if row.start != booking.start_at
     ]
@@ -421,15 +424,18 @@ def _csv_safe(value: str | None) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+@bp.get("/emails")
+def undelivered_emails() -> str:
+    """Every email that is failing or was given up, so staff can call those residents."""
+    return render_template("staff/emails.html", emails=outbox.failed_emails(), now=clock.now())
+
+
 @bp.get("/export.csv")
 def export() -> Response:
     office = current_office()
     today = local_today(office, clock.now())
-    try:
-        first = date.fromisoformat(request.args.get("from") or today.isoformat())
-        last = date.fromisoformat(request.args.get("to") or first.isoformat())
-    except ValueError:
-        abort(400)
+    first = _date_arg("from", today)
+    last = _date_arg("to", first)
     if last < first or (last - first).days >= EXPORT_MAX_DAYS:
         abort(400)
     out = io.StringIO()
@@ -462,7 +468,7 @@ def export() -> Response:
                 service.name(_language()) if service else booking.service_id,
                 booking.reference,
                 _csv_safe(booking.name),
-                booking.phone or "",
+                _csv_safe(booking.phone),
                 _csv_safe(booking.email),
                 _csv_safe(booking.note),
                 _("Confirmed") if booking.active else _("Cancelled"),

@@ -209,11 +209,32 @@ def test_a_reminder_goes_out_once_when_its_moment_has_come(
     confirmation, reminder = (r.message for r in sink.messages)
     assert (
         reminder["Message-ID"]
-        == f"<termine.reminder.{booking.id}.{booking.reference}@kreis-heinsberg.example>"
+        == f"<termine.reminder.{booking.id}.0.{booking.reference}@kreis-heinsberg.example>"
     )
     assert "08:30" in reminder["Subject"]
     [event] = calendar_of(reminder)[0].events
     assert str(event["UID"]) == UID.format(reference=booking.reference)
+
+
+def test_a_moved_booking_is_reminded_of_its_new_time_and_not_of_the_old(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    booking = book(mail_app, clock)
+    office = mail_app.extensions["office"]
+    clock.now = REMINDER_MOMENT + timedelta(minutes=1)
+    assert outbox.scan_reminders(office, clock.now) == 1  # queued, not yet sent
+    a_week_later = TUESDAY_0830 + timedelta(days=7)
+    bookings.move(office, booking, a_week_later, clock.now)
+    relay()  # the move goes out; the stale reminder is skipped
+    kinds = [r.message["Message-ID"].split(".")[1] for r in sink.messages]
+    assert kinds == ["confirm", "move"]
+    clock.now = a_week_later - timedelta(hours=23)
+    assert outbox.scan_reminders(office, clock.now) == 1
+    relay()
+    reminder = sink.messages[-1].message
+    assert reminder["Message-ID"].startswith(f"<termine.reminder.{booking.id}.1.")
+    [event] = calendar_of(reminder)[0].events
+    assert event.start.astimezone(UTC) == a_week_later.astimezone(UTC)
 
 
 def test_two_scans_at_the_same_moment_queue_one_reminder(mail_app: Flask, clock: Clock) -> None:
@@ -271,7 +292,7 @@ def test_a_reminder_queued_before_a_cancellation_is_skipped_not_sent(
     relay()
     kinds = sorted(r.message["Message-ID"].split(".")[1] for r in sink.messages)
     assert kinds == ["cancel", "confirm"]
-    reminder = outbox_row(f"reminder:{booking.id}")
+    reminder = outbox_row(f"reminder:{booking.id}:0")
     assert reminder.sent_at is not None
     assert "skipped" in (reminder.last_error or "")
 
@@ -453,7 +474,7 @@ def test_send_reminders_queues_due_reminders_once_and_says_how_many(app: Flask, 
     with app.app_context():
         assert db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "reminder")) == 1
         assert relay() == 1
-        assert outbox_row(f"reminder:{booking_id}").sent_at is not None
+        assert outbox_row(f"reminder:{booking_id}:0").sent_at is not None
     after = runner.invoke(args=["send-reminders", "--as-of", "2027-03-29T09:00+02:00"])
     assert after.output.startswith("Reminders due and not sent yet: 0 ")
 
@@ -557,7 +578,7 @@ def test_a_reminder_whose_appointment_has_begun_is_skipped(
     outbox.scan_reminders(mail_app.extensions["office"], clock.now)
     clock.now = TUESDAY_0830 + timedelta(minutes=5)  # the workers were away all that time
     assert relay() == 0
-    assert "skipped" in (outbox_row(f"reminder:{booking.id}").last_error or "")
+    assert "skipped" in (outbox_row(f"reminder:{booking.id}:0").last_error or "")
     assert len(sink.messages) == 1
 
 

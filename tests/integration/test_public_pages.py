@@ -407,7 +407,7 @@ def test_forms_carry_a_csrf_token_and_a_post_without_it_is_refused(csrf_app: Fla
     client = csrf_app.test_client()
     before = snapshot(csrf_app)
     refused = client.post(DETAILS, data=details())
-    assert refused.status_code == 400
+    assert refused.status_code == 302 and refused.location.endswith(DETAILS)  # back to the form
     assert snapshot(csrf_app) == before
     token = csrf_token(client.get(DETAILS).text)
     response = client.post(DETAILS, data={**details(), "csrf_token": token})
@@ -428,7 +428,8 @@ def test_cancel_needs_the_csrf_token(csrf_app: Flask):
     token = csrf_token(client.get(DETAILS).text)
     location = client.post(DETAILS, data={**details(), "csrf_token": token}).headers["Location"]
     manage = location.split("?")[0]
-    assert client.post(f"{manage}/cancel").status_code == 400
+    refused = client.post(f"{manage}/cancel")
+    assert refused.status_code == 302 and refused.location.endswith(manage)
     with csrf_app.app_context():
         assert db.session.scalar(select(Booking.status)) == "confirmed"
     form_token = csrf_token(client.get(manage).text)
@@ -527,3 +528,13 @@ def test_the_details_form_is_labelled_and_uses_autocomplete(client: FlaskClient)
     assert by_name["phone"]["type"] == "tel"
     for field in ("name", "email", "phone", "note", "consent"):
         assert by_name[field]["id"] in page.label_for
+
+
+def test_a_form_without_its_token_leads_back_to_the_form_with_a_message(csrf_app: Flask):
+    client = csrf_app.test_client()
+    response = client.post(DETAILS, data=details(), headers=EN)
+    assert response.status_code == 302 and response.location.endswith(DETAILS)
+    page = client.get(response.location, headers=EN)
+    assert "send the form again" in page.text
+    with csrf_app.app_context():
+        assert db.session.scalar(select(func.count(Booking.id))) == 0

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 
 from booking import bookings
 from booking.extensions import db
@@ -482,3 +483,21 @@ def test_day_and_week_views_need_the_same_few_queries_however_full_the_day_is(ap
     full = statements(f"/staff/?date={DAY}"), statements(f"/staff/week?date={DAY}")
     assert full == empty
     assert 2 <= min(full) and max(full) <= 4  # the account, the bookings, the closures
+
+
+def test_undelivered_emails_are_listed_for_staff(app, client):
+    create_staff(app)
+    sign_in(english(client))
+    booking_id = book_at(app, "2027-03-30T08:30", email="lost@example.org")
+    with app.app_context():
+        row = db.session.scalar(select(Outbox).where(Outbox.booking_id == booking_id))
+        row.attempts, row.last_error = 3, "SMTPServerDisconnected: gone"
+        db.session.commit()
+    page = client.get("/staff/emails")
+    assert page.status_code == 200
+    assert "lost@example.org" in page.text and "SMTPServerDisconnected: gone" in page.text
+    with app.app_context():
+        row = db.session.scalar(select(Outbox).where(Outbox.booking_id == booking_id))
+        row.sent_at = row.created_at
+        db.session.commit()
+    assert "lost@example.org" not in client.get("/staff/emails").text

@@ -1,0 +1,84 @@
+"""Availability reads may be reused for AVAILABILITY_CACHE_SECONDS within one process; any commit
+in the process forgets them, and booking itself never relies on them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from booking.extensions import db
+from booking.models import Booking, SlotClaim
+from tests.conftest import make_app
+
+DAY = "/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30"
+
+
+@pytest.fixture
+def cached(database_uri, clock, tmp_path):  # type: ignore[no-untyped-def]
+    app = make_app(database_uri, clock, str(tmp_path / "instance"), AVAILABILITY_CACHE_SECONDS=60)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def free_at_0830(client) -> int:  # type: ignore[no-untyped-def]
+    return client.get(DAY).json["slots"][0]["available"]
+
+
+def take_a_place_from_another_process(app) -> None:  # type: ignore[no-untyped-def]
+    """Insert a booking and its place with plain SQL, not through this process's session."""
+    start = datetime(2027, 3, 30, 6, 30, tzinfo=UTC)
+    with app.app_context(), db.engine.begin() as connection:
+        booking_id = connection.execute(
+            insert(Booking.__table__)
+            .values(
+                reference="OTHR-PROC",
+                token="t" * 43,
+                service_id="beratung",
+                start_at=start,
+                end_at=start + timedelta(minutes=30),
+                name="Other",
+                email="o@example.org",
+                language="de",
+                status="confirmed",
+                sequence=0,
+                created_at=start - timedelta(days=3),
+            )
+            .returning(Booking.__table__.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(SlotClaim.__table__).values(
+                service_id="beratung", start_at=start, place_no=1, booking_id=booking_id
+            )
+        )
+
+
+def test_a_write_from_another_process_shows_after_the_cache_time_and_a_local_commit_at_once(cached):
+    client = cached.test_client()
+    assert free_at_0830(client) == 2
+    take_a_place_from_another_process(cached)
+    assert free_at_0830(client) == 2  # reused within the cache time
+    booked = client.post(
+        "/api/v1/bookings",
+        json={"service": "beratung", "start": "2027-03-30T08:30", "name": "A", "email": "a@example.org"},
+    )
+    assert booked.status_code == 201  # the database decides: the last place
+    assert free_at_0830(client) == 0  # the commit emptied the cache
+    full = client.post(
+        "/api/v1/bookings",
+        json={"service": "beratung", "start": "2027-03-30T08:30", "name": "B", "email": "b@example.org"},
+    )
+    assert full.status_code == 409
+
+
+def test_without_a_cache_time_every_look_reads_the_database(app, client):
+    assert free_at_0830(client) == 2
+    take_a_place_from_another_process(app)
+    assert free_at_0830(client) == 1
