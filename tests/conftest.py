@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -88,16 +88,30 @@ def make_app(uri: str, clock: Clock, instance: str, **overrides: object) -> Flas
 
 
 @pytest.fixture
-def app(database_uri: str, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
-    app = make_app(database_uri, clock, str(tmp_path / "instance"))
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+def app_with(database_uri: str, clock: Clock, tmp_path) -> Iterator[Callable[..., Flask]]:  # type: ignore[no-untyped-def]
+    """Build apps with settings of their own (rate limits, CSRF, a cache) on this test's fresh
+    database; every one is cleaned up afterwards."""
+    made: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        app = make_app(database_uri, clock, str(tmp_path / f"instance{len(made)}"), **overrides)
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_with: Callable[..., Flask]) -> Flask:
+    return app_with()
 
 
 @pytest.fixture

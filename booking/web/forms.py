@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, TelField, TextAreaField
 from wtforms.validators import InputRequired
+
+from booking.bookings import BookingRequest
 
 
 class BookingForm(FlaskForm):
@@ -17,6 +21,19 @@ class BookingForm(FlaskForm):
     consent = BooleanField(
         _l("I agree that my details are stored to arrange this appointment."),
         validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
+    )
+
+
+def booking_request(form: FlaskForm, service_id: str, start: datetime, language: str) -> BookingRequest:
+    """What a resident's or a staff member's booking form asks the booking service for."""
+    return BookingRequest(
+        service_id=service_id,
+        start=start,
+        name=form.name.data or "",
+        email=form.email.data,
+        phone=form.phone.data,
+        note=form.note.data,
+        language=language,
     )
 
 

@@ -28,6 +28,7 @@ from booking.office import Service
 from booking.schedule import Unbookable, local_today
 from booking.web import limits
 from booking.web.forms import BookingForm, ConfirmForm
+from booking.web.forms import booking_request as booking_request_of
 
 bp = Blueprint("public", __name__)
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
@@ -134,15 +135,7 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
     status = 200
     if request.method == "POST":
         status = 422
-        booking_request = bookings.BookingRequest(
-            service_id=service.id,
-            start=slot.start,
-            name=form.name.data or "",
-            email=form.email.data,
-            phone=form.phone.data,
-            note=form.note.data,
-            language=str(get_locale()),
-        )
+        booking_request = booking_request_of(form, service.id, slot.start, str(get_locale()))
         languages = current_app.config["LANGUAGES"]
         form_valid = form.validate()
         try:

@@ -24,6 +24,7 @@ from booking.notify import outbox
 from booking.notify.ics import feed_calendar
 from booking.office import Office
 from booking.schedule import Unbookable, local_today
+from booking.web.forms import booking_request
 from booking.web.staff_forms import ActionForm, CallerBookingForm, CloseForm, LoginForm, MoveForm, ReasonForm
 from booking.web.templating import LANGUAGE_NAMES
 
@@ -200,15 +201,7 @@ def book() -> Response | tuple[str, int]:
         try:
             booking = bookings.book(
                 office,
-                bookings.BookingRequest(
-                    service_id=service.id,
-                    start=slot.start,
-                    name=form.name.data or "",
-                    email=form.email.data,
-                    phone=form.phone.data,
-                    note=form.note.data,
-                    language=form.language.data or languages[0],
-                ),
+                booking_request(form, service.id, slot.start, form.language.data or languages[0]),
                 now,
                 enforce_notice=False,
                 email_required=False,

@@ -13,7 +13,7 @@ from babel.dates import format_date
 
 from booking.extensions import db
 from booking.models import Booking, SlotClaim
-from tests.conftest import Clock, make_app
+from tests.conftest import Clock
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -40,16 +40,8 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_app(database_uri, tmp_path):  # type: ignore[no-untyped-def]
-    app = make_app(database_uri, Clock(), str(tmp_path / "instance"), WTF_CSRF_ENABLED=True, SERVER_NAME=None)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+def live_app(app_with):  # type: ignore[no-untyped-def]
+    return app_with(WTF_CSRF_ENABLED=True, SERVER_NAME=None)
 
 
 @pytest.fixture

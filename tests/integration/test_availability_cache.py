@@ -10,22 +10,13 @@ from sqlalchemy import insert
 
 from booking.extensions import db
 from booking.models import Booking, SlotClaim
-from tests.conftest import make_app
 
 DAY = "/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30"
 
 
 @pytest.fixture
-def cached(database_uri, clock, tmp_path):  # type: ignore[no-untyped-def]
-    app = make_app(database_uri, clock, str(tmp_path / "instance"), AVAILABILITY_CACHE_SECONDS=60)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+def cached(app_with):  # type: ignore[no-untyped-def]
+    return app_with(AVAILABILITY_CACHE_SECONDS=60)
 
 
 def free_at_0830(client) -> int:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from booking import bookings
 from booking.extensions import db
 from booking.models import Booking, SlotClaim
-from tests.conftest import FIXED_NOW, make_app
+from tests.conftest import FIXED_NOW
 
 EN = {"Accept-Language": "en"}
 # FIXED_NOW is Good Friday 2027-03-26; Easter Monday is closed: the first free time is Tuesday 30 March.
@@ -383,16 +382,8 @@ def test_the_per_email_limit_is_shown_next_to_the_email(app: Flask, client: Flas
 
 
 @pytest.fixture
-def csrf_app(database_uri: str, clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
-    app = make_app(database_uri, clock, str(tmp_path / "instance"), WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+def csrf_app(app_with) -> Flask:  # type: ignore[no-untyped-def]
+    return app_with(WTF_CSRF_ENABLED=True)
 
 
 def csrf_token(html: str) -> str:

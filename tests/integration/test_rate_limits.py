@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Booking
-from tests.conftest import make_app
 
 LIMITS = {
     "RATELIMIT_ENABLED": True,
@@ -20,16 +19,8 @@ STARTS = ["2027-03-30T08:30", "2027-03-30T09:00", "2027-03-30T09:30", "2027-03-3
 
 
 @pytest.fixture
-def limited(database_uri, clock, tmp_path):  # type: ignore[no-untyped-def]
-    app = make_app(database_uri, clock, str(tmp_path / "instance"), **LIMITS)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+def limited(app_with):  # type: ignore[no-untyped-def]
+    return app_with(**LIMITS)
 
 
 def post(client, start, email, ip="198.51.100.1"):  # type: ignore[no-untyped-def]

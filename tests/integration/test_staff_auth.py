@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 
 from booking import accounts
 from booking.extensions import db
 from booking.models import Closure, Staff
-from tests.conftest import make_app
 from tests.integration.staff_support import EMAIL, PASSWORD, create_staff, english, sign_in
 
 GENERIC_ERROR = "The email address or the password is not right, or the account is disabled."
-
-
-@pytest.fixture
-def app_with(database_uri, clock, tmp_path) -> Iterator[Callable[..., Flask]]:  # type: ignore[no-untyped-def]
-    """Build an app with settings of its own (rate limits or CSRF on) on the test database."""
-    made: list[Flask] = []
-
-    def build(**overrides: object) -> Flask:
-        app = make_app(database_uri, clock, str(tmp_path / f"instance{len(made)}"), **overrides)
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
 
 
 def test_right_password_signs_in_and_opens_the_day_view(app, client):
