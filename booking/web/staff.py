@@ -16,7 +16,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from booking import accounts, bookings, clock, current_office, feeds
+from booking import accounts, bookings, clock, current_office, feeds, staff_calendar
 from booking.extensions import limiter
 from booking.extensions import login as login_manager
 from booking.models import Booking, Staff
@@ -155,7 +155,7 @@ def _day_arg(office: Office) -> date:
 def day() -> str:
     office, now = current_office(), clock.now()
     shown = _day_arg(office)
-    view = bookings.day_view(office, shown)
+    view = staff_calendar.day_view(office, shown)
     return render_template(
         "staff/day.html",
         view=view,
@@ -175,7 +175,7 @@ def week() -> str:
     monday = shown - timedelta(days=shown.weekday())
     return render_template(
         "staff/week.html",
-        week=bookings.week_view(office, monday),
+        week=staff_calendar.week_view(office, monday),
         monday=monday,
         previous_week=monday - timedelta(days=7),
         next_week=monday + timedelta(days=7),
@@ -231,19 +231,19 @@ def book() -> Response | tuple[str, int]:
 
 
 def _booking_or_404(booking_id: int) -> Booking:
-    return bookings.get_by_id(booking_id) or abort(404)
+    return staff_calendar.get_by_id(booking_id) or abort(404)
 
 
 def _render_detail(
     booking: Booking, cancel_form: ReasonForm | None = None, status: int = 200
 ) -> tuple[str, int]:
     office = current_office()
-    emails = bookings.emails_of(booking)
+    emails = staff_calendar.emails_of(booking)
     return render_template(
         "staff/booking.html",
         booking=booking,
         service=office.service(booking.service_id),
-        trail=bookings.audit_trail(booking),
+        trail=staff_calendar.audit_trail(booking),
         emails=emails,
         failed=[row for row in emails if row.undelivered],
         cancel_form=cancel_form or ReasonForm(),
@@ -285,7 +285,9 @@ def move(booking_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("staff.booking_detail", booking_id=booking.id))
     shown = _date_arg("date", booking.start_at.astimezone(office.timezone).date())
     free = [
-        row for row in bookings.staff_free_slots(office, service, shown, now) if row.start != booking.start_at
+        row
+        for row in staff_calendar.staff_free_slots(office, service, shown, now)
+        if row.start != booking.start_at
     ]
     form = MoveForm()
     form.start.choices = [(row.start.isoformat(), "") for row in free]
@@ -387,7 +389,7 @@ def _local(office: Office, day: date, moment: time) -> datetime:
 
 @bp.get("/closures/<int:closure_id>")
 def closure(closure_id: int) -> str:
-    found = bookings.get_closure(closure_id) or abort(404)
+    found = staff_calendar.get_closure(closure_id) or abort(404)
     return render_template(
         "staff/closure.html",
         closure=found,
@@ -399,7 +401,7 @@ def closure(closure_id: int) -> str:
 @bp.post("/closures/<int:closure_id>/reopen")
 def reopen(closure_id: int) -> Response:
     office = current_office()
-    found = bookings.get_closure(closure_id) or abort(404)
+    found = staff_calendar.get_closure(closure_id) or abort(404)
     if not ActionForm().validate():
         abort(400)
     day = found.start_at.astimezone(office.timezone).date()
@@ -450,7 +452,7 @@ def export() -> Response:
             _("Reason for cancelling"),
         ]
     )
-    for booking in bookings.bookings_between(office, first, last):
+    for booking in staff_calendar.bookings_between(office, first, last):
         service = office.service(booking.service_id)
         start, end = booking.start_at.astimezone(office.timezone), booking.end_at.astimezone(office.timezone)
         writer.writerow(
@@ -510,7 +512,7 @@ def calendar(token: str) -> Response:
         abort(404)
     office, now = current_office(), clock.now()
     today = local_today(office, now)
-    found = bookings.bookings_between(
+    found = staff_calendar.bookings_between(
         office,
         today - timedelta(days=FEED_DAYS_BACK),
         today + timedelta(days=office.rules.horizon_days + 1),
