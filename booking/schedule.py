@@ -131,12 +131,13 @@ def bookable_slots(
     first_day = max(first_day, earliest.astimezone(office.timezone).date())
     last_day = min(last_day, horizon)
     closures = list(closures)
-    return [
-        slot
-        for day in days(first_day, last_day)
-        for slot in day_slots(office, service, day)
-        if slot.start >= earliest and not any(c.overlaps(slot) for c in closures)
-    ]
+    earliest = earliest.astimezone(UTC)  # compared with start_utc: same zone, the fast comparison
+    found = []
+    for day in days(first_day, last_day):
+        for slot in day_slots(office, service, day):
+            if slot.start_utc >= earliest and not (closures and any(c.overlaps(slot) for c in closures)):
+                found.append(slot)
+    return found
 
 
 def check_start(

@@ -3,6 +3,8 @@ server (aiosmtpd) receiving them. The clock is pinned (Friday 2027-03-26 09:00 U
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -585,3 +587,83 @@ def test_a_reminder_whose_appointment_has_begun_is_skipped(
 def test_the_daily_anonymisation_task_runs_the_retention_service(app: Flask) -> None:
     with app.app_context():
         assert tasks.anonymise_expired() == 0
+
+
+def self_signed_tls(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 made by openssl, and a server context that presents it."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+def test_smtp_starttls_and_login_are_used_when_configured(
+    app_with, clock: Clock, tmp_path: Path, monkeypatch
+):
+    """A server that insists on STARTTLS before AUTH, with a certificate the test makes and trusts."""
+    from aiosmtpd.smtp import AuthResult
+
+    cert, server_tls = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts exactly this certificate
+    logins: list[bytes] = []
+
+    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+        logins.append(data.login)
+        return AuthResult(success=data.password == b"s3cret")
+
+    server = SmtpSink(
+        authenticator=authenticator, tls_context=server_tls, require_starttls=True, auth_require_tls=True
+    ).start()
+    app = app_with(
+        MAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=server.port,
+        SMTP_STARTTLS=True,
+        SMTP_USERNAME="termine",
+        SMTP_PASSWORD="s3cret",
+    )
+    try:
+        with app.app_context():
+            book(app, clock)
+            assert relay() == 1
+        assert logins == [b"termine"]
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
+def test_without_starttls_a_server_that_requires_it_gets_nothing(app_with, clock: Clock, tmp_path: Path):
+    _cert, server_tls = self_signed_tls(tmp_path)
+    server = SmtpSink(tls_context=server_tls, require_starttls=True).start()
+    app = app_with(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
+    try:
+        with app.app_context():
+            book(app, clock)
+            assert relay() == 0  # refused, kept for a retry
+            row = db.session.scalar(select(Outbox))
+            assert row.sent_at is None and row.last_error
+        assert server.messages == []
+    finally:
+        server.stop()
