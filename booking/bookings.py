@@ -13,14 +13,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from time import monotonic
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, event, func, literal, select, text, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, literal, select, text, union_all, update
 
+from booking import microcache
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
@@ -391,45 +389,31 @@ def cancel(
     return True
 
 
-# Taken places and closures per (app, service, days), kept for AVAILABILITY_CACHE_SECONDS so that
-# hundreds of people looking at the same weeks at 08:00 cost one query a second, not one each. Any
-# commit in this process empties it; other processes see a change within those seconds. Booking never
-# reads it: capacity is decided by the database.
-_occupancy: dict[tuple[object, ...], tuple[float, dict[datetime, int], list[Closure]]] = {}
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_occupancy(_session: Session) -> None:
-    _occupancy.clear()
-
-
 def _taken_and_closures(
     service: Service, low: datetime, high: datetime
 ) -> tuple[dict[datetime, int], list[Closure]]:
-    """Taken places per slot start and the staff closures between `low` and `high`: one query."""
-    seconds = current_app.config.get("AVAILABILITY_CACHE_SECONDS", 0)
-    key = (current_app.name, db.engine.url, service.id, low, high)
-    cached = _occupancy.get(key)
-    if seconds and cached and cached[0] > monotonic():
-        return cached[1], cached[2]
-    claims = (
-        select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
-        .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
-        .group_by(SlotClaim.start_at)
-    )
-    closed = select(ClosureRow.start_at, literal(0), ClosureRow.end_at).where(
-        ClosureRow.start_at < high, ClosureRow.end_at > low
-    )
-    taken: dict[datetime, int] = {}
-    closures: list[Closure] = []
-    for start, count, end in db.session.execute(union_all(claims, closed)):
-        if end is None:
-            taken[start] = count
-        else:
-            closures.append(Closure(start, end))
-    if seconds:
-        _occupancy[key] = (monotonic() + seconds, taken, closures)
-    return taken, closures
+    """Taken places per slot start and the staff closures between `low` and `high`: one query
+    (reused for a moment by the many who look at once, see `booking.microcache`)."""
+
+    def query() -> tuple[dict[datetime, int], list[Closure]]:
+        claims = (
+            select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
+            .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
+            .group_by(SlotClaim.start_at)
+        )
+        closed = select(ClosureRow.start_at, literal(0), ClosureRow.end_at).where(
+            ClosureRow.start_at < high, ClosureRow.end_at > low
+        )
+        taken: dict[datetime, int] = {}
+        closures: list[Closure] = []
+        for start, count, end in db.session.execute(union_all(claims, closed)):
+            if end is None:
+                taken[start] = count
+            else:
+                closures.append(Closure(start, end))
+        return taken, closures
+
+    return microcache.cached(("occupancy", service.id, low, high), query)
 
 
 def availability(

@@ -9,9 +9,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from booking import bookings, clock, current_office
+from booking import bookings, clock, current_office, microcache
 from booking.errors import api_error
 from booking.models import Booking
+from booking.schedule import local_today, window
 from booking.web import limits
 from booking.web.openapi import SPEC
 
@@ -76,16 +77,28 @@ def slots() -> Response:
             "bad_range",
             _("The range must run forwards and span at most %(days)d days.", days=MAX_RANGE_DAYS),
         )
-    found = bookings.availability(office, service, first, last, clock.now())
-    return jsonify(
-        {
-            "service": service.id,
-            "timezone": office.timezone.key,
-            "slots": [
-                {"start": slot.start_iso, "end": slot.end_iso, "available": free} for slot, free in found
-            ],
-        }
-    )
+    now = clock.now()
+
+    def body() -> str:
+        found = bookings.availability(office, service, first, last, now)
+        return current_app.json.dumps(
+            {
+                "service": service.id,
+                "timezone": office.timezone.key,
+                "slots": [
+                    {"start": slot.start_iso, "end": slot.end_iso, "available": free} for slot, free in found
+                ],
+            }
+        )
+
+    # Slots start on whole minutes, so the answer is the same for every `now` whose earliest bookable
+    # moment rounds up to the same minute (on the same local day): those requests share one body.
+    earliest = window(office, now)[0]
+    minute = earliest.replace(second=0, microsecond=0)
+    if minute < earliest:
+        minute += timedelta(minutes=1)
+    key = ("slots", service.id, first, last, minute, local_today(office, now))
+    return current_app.response_class(microcache.cached(key, body), mimetype="application/json")
 
 
 @bp.post("/bookings")

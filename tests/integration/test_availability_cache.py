@@ -73,3 +73,13 @@ def test_without_a_cache_time_every_look_reads_the_database(app, client):
     assert free_at_0830(client) == 2
     take_a_place_from_another_process(app)
     assert free_at_0830(client) == 1
+
+
+def test_a_cached_answer_never_offers_a_time_that_left_the_booking_window(cached, clock):
+    client = cached.test_client()
+    url = "/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30"
+    # 08:30 local (06:30 UTC) is bookable until 06:30 UTC minus the 120 minutes' notice.
+    clock.now = datetime(2027, 3, 30, 4, 29, 59, 500000, tzinfo=UTC)
+    assert client.get(url).json["slots"][0]["start"] == "2027-03-30T08:30:00+02:00"
+    clock.now = datetime(2027, 3, 30, 4, 30, 0, 500000, tzinfo=UTC)
+    assert client.get(url).json["slots"][0]["start"] == "2027-03-30T09:00:00+02:00"
