@@ -262,6 +262,7 @@ def raw_smtp_rate(sink: Sink, messages: list[bytes]) -> float:
 def measure(
     label: str, runs: int, action: Callable[[], dict[str, float | str]]
 ) -> list[dict[str, float | str]]:
+    action()  # a warm-up run, not counted: connections, prepared statements, caches
     results = []
     for number in range(runs):
         results.append(action())

@@ -227,18 +227,14 @@ def book(
     try:
         if fields["email"]:
             _serialise_email(fields["email"])
-            same = db.session.scalar(
-                select(Booking).where(
-                    Booking.email == fields["email"],
-                    Booking.service_id == service.id,
-                    Booking.start_at == slot.start,
-                    Booking.status == "confirmed",
-                )
+            upcoming = _upcoming_of(fields["email"], now)
+            same = next(
+                (b for b in upcoming if b.service_id == service.id and b.start_at == slot.start), None
             )
             if same is not None:  # a double click or a retried request: one place, one email
                 db.session.rollback()
                 return same
-            _check_active_limit(office, fields["email"], now)
+            _check_active_limit(office, upcoming)
         booking = Booking(
             reference=_new_reference(),
             token=secrets.token_urlsafe(32),
@@ -271,15 +267,19 @@ def _serialise_email(email: str) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(email.encode())})
 
 
-def _check_active_limit(office: Office, email: str, now: datetime) -> None:
-    """At most `max_active_per_email` upcoming bookings per address (call `_serialise_email` first)."""
-    active = db.session.scalar(
-        select(func.count(Booking.id)).where(
-            Booking.email == email, Booking.status == "confirmed", Booking.end_at > now
+def _upcoming_of(email: str, now: datetime) -> list[Booking]:
+    """The address's confirmed bookings that have not ended (call `_serialise_email` first)."""
+    return list(
+        db.session.scalars(
+            select(Booking).where(Booking.email == email, Booking.status == "confirmed", Booking.end_at > now)
         )
     )
+
+
+def _check_active_limit(office: Office, upcoming: list[Booking]) -> None:
+    """At most `max_active_per_email` upcoming bookings per address."""
     limit = office.rules.max_active_per_email
-    if active >= limit:
+    if len(upcoming) >= limit:
         raise InvalidBooking(
             {
                 "email": [
