@@ -251,12 +251,10 @@ def book(
         db.session.flush()
         _claim_place(service, slot.start, booking)
         _audit(booking.id, staff, now, "booked", _iso(slot.start))
-        outbox = _queue_email(booking, "confirm", now) if booking.email else None
-        db.session.commit()
+        _commit_with_email(booking, "confirm", now)
     except BaseException:
         db.session.rollback()
         raise
-    _after_commit([outbox.id] if outbox else [])
     return booking
 
 
@@ -344,6 +342,13 @@ def _queue_email(booking: Booking, kind: str, now: datetime) -> Outbox:
     return row
 
 
+def _commit_with_email(booking: Booking, kind: str, now: datetime) -> None:
+    """Write the email this change causes, commit both together, then hand it to the workers."""
+    outbox = _queue_email(booking, kind, now) if booking.email else None
+    db.session.commit()
+    _after_commit([outbox.id] if outbox else [])
+
+
 def _after_commit(outbox_ids: list[int]) -> None:
     if outbox_ids:
         for hook in after_commit_hooks:
@@ -380,12 +385,10 @@ def cancel(
         db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
         _audit(booking.id, staff, now, "cancelled", reason or "")
         db.session.refresh(booking)
-        outbox = _queue_email(booking, "cancel", now) if booking.email else None
-        db.session.commit()
+        _commit_with_email(booking, "cancel", now)
     except BaseException:
         db.session.rollback()
         raise
-    _after_commit([outbox.id] if outbox else [])
     return True
 
 
@@ -485,12 +488,10 @@ def move(
         reason = (reason or "").strip()
         _audit(booking.id, staff, now, "moved", f"{details}: {reason}" if reason else details)
         db.session.refresh(booking)
-        outbox = _queue_email(booking, "move", now) if booking.email else None
-        db.session.commit()
+        _commit_with_email(booking, "move", now)
     except BaseException:
         db.session.rollback()
         raise
-    _after_commit([outbox.id] if outbox else [])
     return booking
 
 
