@@ -8,7 +8,6 @@ Create Date: 2026-11-25 14:07:40.412233
 from alembic import op
 import sqlalchemy as sa
 
-import booking.models
 
 
 # revision identifiers, used by Alembic.
@@ -25,8 +24,8 @@ def upgrade():
     sa.Column('reference', sa.String(length=12), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
     sa.Column('service_id', sa.String(length=40), nullable=False),
-    sa.Column('start_at', booking.models.UTCDateTime(), nullable=False),
-    sa.Column('end_at', booking.models.UTCDateTime(), nullable=False),
+    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
@@ -34,8 +33,8 @@ def upgrade():
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
-    sa.Column('created_at', booking.models.UTCDateTime(), nullable=False),
-    sa.Column('cancelled_at', booking.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bookings')),
     sa.UniqueConstraint('reference', name=op.f('uq_bookings_reference')),
     sa.UniqueConstraint('token', name=op.f('uq_bookings_token'))
@@ -50,12 +49,12 @@ def upgrade():
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('booking_id', sa.Integer(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
-    sa.Column('created_at', booking.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', booking.models.UTCDateTime(), nullable=True),
-    sa.Column('next_attempt_at', booking.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('failed_at', booking.models.UTCDateTime(), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_outbox_booking_id_bookings'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key'))
@@ -68,7 +67,7 @@ def upgrade():
     op.create_table('slot_claims',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('service_id', sa.String(length=40), nullable=False),
-    sa.Column('start_at', booking.models.UTCDateTime(), nullable=False),
+    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('place_no', sa.Integer(), nullable=False),
     sa.Column('booking_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_slot_claims_booking_id_bookings'), ondelete='CASCADE'),

@@ -8,7 +8,6 @@ Create Date: 2026-11-25 14:20:43.245102
 from alembic import op
 import sqlalchemy as sa
 
-import booking.models
 
 
 # revision identifiers, used by Alembic.
@@ -23,7 +22,7 @@ def upgrade():
     op.create_table('feed_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
-    sa.Column('created_at', booking.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feed_tokens')),
     sa.UniqueConstraint('token', name=op.f('uq_feed_tokens_token'))
     )
@@ -33,7 +32,7 @@ def upgrade():
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', booking.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
     sa.UniqueConstraint('email', name=op.f('uq_staff_email'))
     )
@@ -41,7 +40,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('booking_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('at', booking.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('action', sa.String(length=40), nullable=False),
     sa.Column('details', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_audit_events_booking_id_bookings'), ondelete='CASCADE'),
@@ -53,11 +52,11 @@ def upgrade():
 
     op.create_table('closures',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('start_at', booking.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('end_at', booking.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', booking.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['staff.id'], name=op.f('fk_closures_created_by_staff'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closures'))
     )
@@ -69,7 +68,7 @@ def upgrade():
         batch_op.add_column(sa.Column('attended', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('created_by_staff_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('cancel_reason', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('anonymised_at', booking.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 
