@@ -23,7 +23,7 @@ from booking.models import Booking, Staff
 from booking.notify import outbox
 from booking.notify.ics import feed_calendar
 from booking.office import Office
-from booking.schedule import Unbookable, local_today
+from booking.schedule import Unbookable, local_today, window
 from booking.web.forms import booking_request
 from booking.web.staff_forms import ActionForm, CallerBookingForm, CloseForm, LoginForm, MoveForm, ReasonForm
 from booking.web.templating import LANGUAGE_NAMES
@@ -161,6 +161,7 @@ def day() -> str:
         view=view,
         now=now,
         today=local_today(office, now),
+        last_bookable_day=window(office, now)[1],  # staff may skip the notice, not the horizon
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
         action_form=ActionForm(),

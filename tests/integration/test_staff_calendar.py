@@ -501,3 +501,12 @@ def test_undelivered_emails_are_listed_for_staff(app, client):
         row.sent_at = row.created_at
         db.session.commit()
     assert "lost@example.org" not in client.get("/staff/emails").text
+
+
+def test_the_day_view_offers_no_booking_beyond_the_horizon(app, client):
+    create_staff(app)
+    sign_in(client)
+    inside = client.get("/staff/?date=2027-05-21").text  # 56 days after Friday 26 March
+    beyond = client.get("/staff/?date=2027-05-24").text
+    assert "/staff/book?" in inside
+    assert "/staff/book?" not in beyond
