@@ -237,6 +237,7 @@ def test_every_staff_page_passes_axe(browser, base_url, live_app, staff_login, l
         f"/staff/bookings/{booking_id}/move",
         "/staff/close",
         "/staff/feed",
+        "/staff/emails",
     ]:
         page.goto(base_url + path)
         assert page.url.endswith(path.split("?")[0]) or "?" in path, f"{path} redirected to {page.url}"
