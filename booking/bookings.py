@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, literal, select, text, union_all, update
 
 from booking import microcache
-from booking.extensions import db
+from booking.extensions import db, transaction
 from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
@@ -224,7 +224,7 @@ def book(
         email_required=email_required,
         languages=languages,
     )
-    try:
+    with transaction():
         if fields["email"]:
             _serialise_email(fields["email"])
             upcoming = _upcoming_of(fields["email"], now)
@@ -232,7 +232,6 @@ def book(
                 (b for b in upcoming if b.service_id == service.id and b.start_at == slot.start), None
             )
             if same is not None:  # a double click or a retried request: one place, one email
-                db.session.rollback()
                 return same
             _check_active_limit(office, upcoming)
         booking = Booking(
@@ -251,10 +250,8 @@ def book(
         db.session.flush()
         _claim_place(service, slot.start, booking)
         _audit(booking.id, staff, now, "booked", _iso(slot.start))
-        _commit_with_email(booking, "confirm", now)
-    except BaseException:
-        db.session.rollback()
-        raise
+        queued = _email_of_change(booking, "confirm", now)
+    _after_commit(queued)
     return booking
 
 
@@ -342,11 +339,10 @@ def _queue_email(booking: Booking, kind: str, now: datetime) -> Outbox:
     return row
 
 
-def _commit_with_email(booking: Booking, kind: str, now: datetime) -> None:
-    """Write the email this change causes, commit both together, then hand it to the workers."""
-    outbox = _queue_email(booking, kind, now) if booking.email else None
-    db.session.commit()
-    _after_commit([outbox.id] if outbox else [])
+def _email_of_change(booking: Booking, kind: str, now: datetime) -> list[int]:
+    """Write the email this change causes (none without an address) into the change's transaction;
+    its ids go to the workers once that transaction has committed."""
+    return [_queue_email(booking, kind, now).id] if booking.email else []
 
 
 def _after_commit(outbox_ids: list[int]) -> None:
@@ -373,22 +369,19 @@ def cancel(
     if not allow_past and booking.start_at <= now and booking.active:
         raise TooLate()
     reason = (reason or "").strip() or None
-    try:
+    with transaction():
         changed = db.session.execute(
             update(Booking)
             .where(Booking.id == booking.id, Booking.status == "confirmed")
             .values(status="cancelled", cancelled_at=now, sequence=Booking.sequence + 1, cancel_reason=reason)
         ).rowcount
         if not changed:
-            db.session.rollback()
             return False
         db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
         _audit(booking.id, staff, now, "cancelled", reason or "")
         db.session.refresh(booking)
-        _commit_with_email(booking, "cancel", now)
-    except BaseException:
-        db.session.rollback()
-        raise
+        queued = _email_of_change(booking, "cancel", now)
+    _after_commit(queued)
     return True
 
 
@@ -472,7 +465,7 @@ def move(
         raise InvalidBooking({"start": [unbookable_message(slot)]})
     if slot.start == booking.start_at:
         raise InvalidBooking({"start": [_("This is already the time of your appointment.")]})
-    try:
+    with transaction():
         changed = db.session.execute(
             update(Booking)
             .where(
@@ -488,10 +481,8 @@ def move(
         reason = (reason or "").strip()
         _audit(booking.id, staff, now, "moved", f"{details}: {reason}" if reason else details)
         db.session.refresh(booking)
-        _commit_with_email(booking, "move", now)
-    except BaseException:
-        db.session.rollback()
-        raise
+        queued = _email_of_change(booking, "move", now)
+    _after_commit(queued)
     return booking
 
 
@@ -504,12 +495,8 @@ def _iso(moment: datetime, office: Office | None = None) -> str:
 # --- Staff: attendance, closures and the calendar views -------------------------------------
 
 
-class InvalidClosure(Exception):
-    """A closure that cannot be entered; `errors` like `InvalidBooking`."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
+class InvalidClosure(InvalidBooking):
+    """A closure that cannot be entered: every field problem at once, as for a booking."""
 
 
 def mark_attendance(
@@ -522,13 +509,9 @@ def mark_attendance(
     if booking.start_at.astimezone(office.timezone).date() > now.astimezone(office.timezone).date():
         raise InvalidBooking({"attended": [_("This appointment has not taken place yet.")]})
     action = {True: "attended", False: "no_show", None: "attendance_cleared"}[attended]
-    try:
+    with transaction():
         booking.attended = attended
         _audit(booking.id, staff, now, action)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def close(
@@ -544,15 +527,11 @@ def close(
         errors.setdefault("end", []).append(_("The end must be after the start."))
     if errors:
         raise InvalidClosure(errors)
-    try:
+    with transaction():
         closure = ClosureRow(start_at=start, end_at=end, reason=reason, created_by=staff.id, created_at=now)
         db.session.add(closure)
         db.session.flush()
         _audit(None, staff, now, "closed", f"{_iso(start, office)} – {_iso(end, office)}: {reason}")
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return closure, bookings_in(start, end)
 
 
@@ -561,7 +540,7 @@ def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool
     closure = db.session.get(ClosureRow, closure_id)
     if closure is None:
         return False
-    try:
+    with transaction():
         _audit(
             None,
             staff,
@@ -570,10 +549,6 @@ def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool
             f"{_iso(closure.start_at, office)} – {_iso(closure.end_at, office)}: {closure.reason}",
         )
         db.session.delete(closure)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return True
 
 

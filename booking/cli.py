@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import click
 from flask import Flask
 from flask_migrate import upgrade
+
+if TYPE_CHECKING:
+    from booking.models import Staff
+
+
+def _account_change(change: Callable[..., Staff], *args: object) -> Staff:
+    """Run an account change; its refusal becomes a clean error message and exit code."""
+    from booking.accounts import AccountError
+
+    try:
+        return change(*args)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
 
 
 def init_app(app: Flask) -> None:
@@ -30,30 +46,21 @@ def _staff_commands(app: Flask) -> None:
     )
     def create_staff(email: str, name: str, password: str) -> None:
         """Create a staff account for the staff pages."""
-        try:
-            staff = accounts.create_staff(email, name, password, clock.now())
-        except accounts.AccountError as error:
-            raise click.ClickException(str(error)) from error
+        staff = _account_change(accounts.create_staff, email, name, password, clock.now())
         click.echo(f"Staff account created: {staff.email}")
 
     @app.cli.command("disable-staff")
     @click.option("--email", required=True)
     def disable_staff(email: str) -> None:
         """Disable a staff account; its open sessions end at their next request."""
-        try:
-            staff = accounts.disable_staff(email)
-        except accounts.AccountError as error:
-            raise click.ClickException(str(error)) from error
+        staff = _account_change(accounts.disable_staff, email)
         click.echo(f"Staff account disabled: {staff.email}")
 
     @app.cli.command("enable-staff")
     @click.option("--email", required=True)
     def enable_staff(email: str) -> None:
         """Enable a disabled staff account again."""
-        try:
-            staff = accounts.enable_staff(email)
-        except accounts.AccountError as error:
-            raise click.ClickException(str(error)) from error
+        staff = _account_change(accounts.enable_staff, email)
         click.echo(f"Staff account enabled: {staff.email}")
 
     @app.cli.command("dev-staff")

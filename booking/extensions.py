@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -31,3 +34,15 @@ limiter = Limiter(key_func=get_remote_address)
 login = LoginManager()
 login.login_view = "staff.login"
 login.session_protection = "strong"
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Commit everything the block did, or roll all of it back on any error (also on a return
+    from inside the block, the block's reads end with the commit)."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

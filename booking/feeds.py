@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from booking.extensions import db
+from booking.extensions import db, transaction
 from booking.models import FeedToken
 
 
@@ -20,13 +20,9 @@ def current_token() -> str | None:
 def rotate(now: datetime) -> str:
     """A new token in place of the old one, in one transaction."""
     token = secrets.token_urlsafe(32)
-    try:
+    with transaction():
         db.session.execute(delete(FeedToken))
         db.session.add(FeedToken(token=token, created_at=now))
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return token
 
 

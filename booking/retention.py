@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from booking.extensions import db
+from booking.extensions import db, transaction
 from booking.models import AuditEvent, Booking
 from booking.office import Office
 
@@ -20,7 +20,7 @@ def anonymise_expired(office: Office, now: datetime) -> int:
     returns how many were changed. Running it again changes nothing (idempotent)."""
     cutoff = now - timedelta(days=office.rules.retention_days)
     expired = select(Booking.id).where(Booking.end_at < cutoff, Booking.anonymised_at.is_(None))
-    try:
+    with transaction():
         # Free-text reasons in the audit trail may name the person too; the actions stay.
         db.session.execute(
             update(AuditEvent)
@@ -39,8 +39,4 @@ def anonymise_expired(office: Office, now: datetime) -> int:
                 anonymised_at=now,
             )
         ).rowcount
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return changed

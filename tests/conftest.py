@@ -17,6 +17,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from booking import create_app
 from booking.extensions import db
 from config import database_url
+from tests.mailsink import SmtpSink
 
 # A Friday morning; the next week (29 March 2027) is the first after the DST change.
 FIXED_NOW = datetime(2027, 3, 26, 9, 0, tzinfo=UTC)
@@ -112,6 +113,16 @@ def app_with(database_uri: str, clock: Clock, tmp_path) -> Iterator[Callable[...
 @pytest.fixture
 def app(app_with: Callable[..., Flask]) -> Flask:
     return app_with()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives; stopped after the test."""
+    server = SmtpSink().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

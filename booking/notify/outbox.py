@@ -20,7 +20,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from booking import clock
-from booking.extensions import db
+from booking.extensions import db, transaction
 from booking.models import Booking, Outbox
 from booking.notify import messages
 from booking.notify.delivery import Sender, open_sender
@@ -55,7 +55,7 @@ def _setting(name: str) -> float:
 def claim(outbox_id: int, now: datetime) -> bool:
     """Take a due, unsent row for this worker (True) or leave it to whoever has it (False)."""
     lease = timedelta(seconds=_setting("MAIL_LEASE_SECONDS"))
-    try:
+    with transaction():
         taken = db.session.execute(
             update(Outbox)
             .where(
@@ -66,10 +66,6 @@ def claim(outbox_id: int, now: datetime) -> bool:
             )
             .values(next_attempt_at=now + lease, attempts=Outbox.attempts + 1)
         ).rowcount
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return taken == 1
 
 
@@ -153,7 +149,7 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
     already = exists().where(
         Outbox.booking_id == Booking.id, Outbox.kind == "reminder", Outbox.sequence == Booking.sequence
     )
-    try:
+    with transaction():
         candidates = db.session.execute(
             select(Booking.id, Booking.start_at, Booking.created_at, Booking.sequence).where(
                 Booking.status == "confirmed",
@@ -179,10 +175,6 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
                     "attempts": 0,
                 }
             )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return added
 
 

@@ -37,15 +37,20 @@ class CallerBookingForm(FlaskForm):
     language = SelectField(_l("Language of the emails"))
 
 
+def reason_validators() -> list[object]:
+    """A reason is required (it is kept on the booking and in the audit trail) and not too long."""
+    return [
+        InputRequired(message=_l("Please enter a reason.")),
+        Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
+    ]
+
+
 class ReasonForm(FlaskForm):
     """Cancel a booking: the reason is kept on the booking and in its audit trail."""
 
     reason = TextAreaField(
         _l("Reason"),
-        validators=[
-            InputRequired(message=_l("Please enter a reason.")),
-            Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
-        ],
+        validators=reason_validators(),
     )
 
 
@@ -61,10 +66,7 @@ class CloseForm(FlaskForm):
     end = TimeField(_l("To (empty: the whole day)"), validators=[Optional()])
     reason = StringField(
         _l("Reason"),
-        validators=[
-            InputRequired(message=_l("Please enter a reason.")),
-            Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
-        ],
+        validators=reason_validators(),
     )
 
 

@@ -81,15 +81,6 @@ class Process:
             popen.wait(timeout=5)
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _real_clock_app(uri: str, instance: Path, broker: str | None, **overrides: object) -> Flask:
     """The web app as deployed: the real clock (the worker has no other), this broker."""
     return make_app(uri, Clock(), str(instance), CLOCK=None, CELERY_BROKER_URL=broker, **overrides)

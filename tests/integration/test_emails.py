@@ -21,7 +21,7 @@ from booking import bookings
 from booking.extensions import db
 from booking.models import Booking, Outbox
 from booking.notify import outbox, tasks
-from tests.conftest import FIXED_NOW, Clock, make_app
+from tests.conftest import FIXED_NOW, Clock
 from tests.mailsink import Received, SmtpSink, free_port
 
 # Tuesday after Easter, 08:30 in Heinsberg, in the first week of summer time.
@@ -31,36 +31,10 @@ UID = "booking-{reference}@kreis-heinsberg.example"
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def mail_app(database_uri: str, clock: Clock, tmp_path: Path, sink: SmtpSink) -> Iterator[Flask]:
-    app = make_app(
-        database_uri,
-        clock,
-        str(tmp_path / "instance"),
-        MAIL_BACKEND="smtp",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=sink.port,
-        SMTP_TIMEOUT=5,
-    )
+def mail_app(app_with, sink: SmtpSink) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    app = app_with(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port, SMTP_TIMEOUT=5)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-    try:
-        with app.app_context():
-            yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
+        yield app
 
 
 def book(
@@ -419,14 +393,8 @@ def test_the_file_backend_writes_one_eml_per_email_and_a_retry_replaces_it(app: 
         assert not list(folder.glob(".tmp-*"))
 
 
-def test_the_booking_is_kept_when_the_broker_is_unreachable(
-    database_uri: str, clock: Clock, tmp_path: Path
-) -> None:
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    app = make_app(database_uri, clock, str(tmp_path / "instance"), CELERY_BROKER_URL=closed)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+def test_the_booking_is_kept_when_the_broker_is_unreachable(app_with) -> None:  # type: ignore[no-untyped-def]
+    app = app_with(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
     try:
         started = time.monotonic()
         response = app.test_client().post(
@@ -445,10 +413,6 @@ def test_the_booking_is_kept_when_the_broker_is_unreachable(
             assert row.sent_at is None and row.next_attempt_at == FIXED_NOW  # the relay will send it
     finally:
         tasks._broker_down_until.clear()
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
 
 
 def test_after_commit_the_email_is_handed_to_the_embedded_broker(app: Flask, clock: Clock) -> None:
@@ -535,7 +499,7 @@ def test_an_email_held_by_a_worker_that_died_is_sent_when_its_lease_ends(
     assert len(sink.messages) == 1
 
 
-def test_smtp_login_is_used_when_configured(database_uri: str, clock: Clock, tmp_path: Path) -> None:
+def test_smtp_login_is_used_when_configured(app_with, clock: Clock) -> None:
     from aiosmtpd.smtp import AuthResult
 
     logins: list[tuple[bytes, bytes]] = []
@@ -545,10 +509,7 @@ def test_smtp_login_is_used_when_configured(database_uri: str, clock: Clock, tmp
         return AuthResult(success=data.password == b"s3cret")
 
     server = SmtpSink(authenticator=authenticator, auth_require_tls=False).start()
-    app = make_app(
-        database_uri,
-        clock,
-        str(tmp_path / "instance"),
+    app = app_with(
         MAIL_BACKEND="smtp",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=server.port,
@@ -557,18 +518,12 @@ def test_smtp_login_is_used_when_configured(database_uri: str, clock: Clock, tmp
     )
     try:
         with app.app_context():
-            db.drop_all()
-            db.create_all()
             book(app, clock)
             assert relay() == 1
         assert logins == [(b"termine", b"s3cret")]
         assert len(server.messages) == 1
     finally:
         server.stop()
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
 
 
 def test_a_reminder_whose_appointment_has_begun_is_skipped(

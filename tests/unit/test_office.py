@@ -33,6 +33,13 @@ def problem(text: str) -> str:
     return str(caught.value)
 
 
+def assert_problem_at(text: str, key: str, marker: str, *also: str) -> None:
+    """Start-up stops with a message naming `key` (and `also`) and the line that holds `marker`."""
+    message = problem(text)
+    assert all(word in message for word in (key, *also)), message
+    assert f"line {line_of(text, marker)}" in message, message
+
+
 # --- the shipped KI Kreis Heinsberg file -------------------------------------------------------
 
 
@@ -111,32 +118,24 @@ def test_unknown_timezone_names_key_and_line():
 
 def test_period_that_ends_before_it_starts_names_key_and_line():
     text = changed('mon = ["08:30-12:00"]', 'mon = ["12:00-08:30"]')
-    message = problem(text)
-    assert "hours.mon" in message and "12:00-08:30" in message
-    assert f"line {line_of(text, 'mon =')}" in message
+    assert_problem_at(text, "hours.mon", "mon =", "12:00-08:30")
 
 
 @pytest.mark.parametrize("period", ["8:30-12:00", "08:30 - 12:00", "25:00-26:00", "08:30", 830])
 def test_malformed_period_names_key_and_line(period: object):
     value = f'"{period}"' if isinstance(period, str) else str(period)
     text = changed('wed = ["08:30-12:00"]', f"wed = [{value}]")
-    message = problem(text)
-    assert "hours.wed" in message
-    assert f"line {line_of(text, 'wed =')}" in message
+    assert_problem_at(text, "hours.wed", "wed =")
 
 
 def test_overlapping_periods_name_key_and_line():
     text = changed('tue = ["08:30-12:00", "14:00-17:00"]', 'tue = ["08:30-12:00", "11:30-17:00"]')
-    message = problem(text)
-    assert "hours.tue" in message and "overlapping" in message
-    assert f"line {line_of(text, 'tue =')}" in message
+    assert_problem_at(text, "hours.tue", "tue =", "overlapping")
 
 
 def test_unknown_weekday_key_names_key_and_line():
     text = changed('fri = ["08:30-12:00"]', 'fri = ["08:30-12:00"]\nfry = ["08:30-12:00"]')
-    message = problem(text)
-    assert "hours.fry" in message
-    assert f"line {line_of(text, 'fry =')}" in message
+    assert_problem_at(text, "hours.fry", "fry =")
 
 
 def test_missing_services_names_the_key():
@@ -156,16 +155,12 @@ def test_error_in_a_later_service_points_at_that_service():
     text = (
         SHIPPED + '\n[[services]]\nid = "sprache"\nname = "Sprachkurs"\nduration_minutes = 30\ncapacity = 0\n'
     )
-    message = problem(text)
-    assert "services.capacity" in message
-    assert f"line {line_of(text, 'capacity = 0')}" in message
+    assert_problem_at(text, "services.capacity", "capacity = 0")
 
 
 def test_capacity_zero_names_key_and_line():
     text = changed("capacity = 2", "capacity = 0")
-    message = problem(text)
-    assert "services.capacity" in message
-    assert f"line {line_of(text, 'capacity = 0')}" in message
+    assert_problem_at(text, "services.capacity", "capacity = 0")
 
 
 @pytest.mark.parametrize(
@@ -187,9 +182,7 @@ def test_a_bool_or_other_non_integer_is_no_number(old: str, new: str, key: str):
 
 def test_bad_closure_date_names_key_and_line():
     text = changed('"2026-12-31"]', '"2026-13-31"]')
-    message = problem(text)
-    assert "office.closures" in message and "2026-13-31" in message
-    assert f"line {line_of(text, 'closures =')}" in message
+    assert_problem_at(text, "office.closures", "closures =", "2026-13-31")
 
 
 def test_closure_dates_may_be_toml_dates():
@@ -199,9 +192,7 @@ def test_closure_dates_may_be_toml_dates():
 
 def test_unknown_holiday_country_names_key_and_line():
     text = changed('country = "DE"', 'country = "XX"')
-    message = problem(text)
-    assert "office.holidays" in message and "country" in message and "'XX'" in message
-    assert f"line {line_of(text, 'holidays =')}" in message
+    assert_problem_at(text, "office.holidays", "holidays =", "country", "'XX'")
 
 
 def test_unknown_holiday_subdivision_names_the_subdivision_not_the_country():
@@ -214,9 +205,7 @@ def test_unknown_holiday_subdivision_names_the_subdivision_not_the_country():
 
 def test_duration_longer_than_every_period_names_key_and_line():
     text = changed("duration_minutes = 30", "duration_minutes = 240")
-    message = problem(text)
-    assert "services.duration_minutes" in message
-    assert f"line {line_of(text, 'duration_minutes = 240')}" in message
+    assert_problem_at(text, "services.duration_minutes", "duration_minutes = 240")
 
 
 @pytest.mark.parametrize(
