@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,6 +42,8 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 CLIENTS = 32
 EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
+# Which figures to measure (all by default): web (slots, bookings, one slot), generation, worker.
+PARTS = set(os.environ.get("BENCH_PARTS", "web,generation,worker").split(","))
 DB_NAME = "termine_bench"
 
 
@@ -96,6 +99,9 @@ def wait_http(url: str, seconds: float = 30) -> None:
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer")
+
+
+Run = dict[str, float | str]
 
 
 def wrk(
@@ -259,15 +265,19 @@ def raw_smtp_rate(sink: Sink, messages: list[bytes]) -> float:
     return len(messages) / (time.perf_counter() - started)
 
 
-def measure(
-    label: str, runs: int, action: Callable[[], dict[str, float | str]]
-) -> list[dict[str, float | str]]:
-    action()  # a warm-up run, not counted: connections, prepared statements, caches
-    results = []
+def measure_pair(
+    labels: tuple[str, str], runs: int, actions: tuple[Callable[[], Run], Callable[[], Run]]
+) -> tuple[list[Run], list[Run]]:
+    """Runs of a figure and of its baseline, taken in turns (after one warm-up run of each:
+    connections, prepared statements, caches), so a slow spell of the machine hits both alike."""
+    pairs: tuple[list[Run], list[Run]] = ([], [])
+    for action in actions:
+        action()
     for number in range(runs):
-        results.append(action())
-        log(f"{label} run {number + 1}: {results[-1]}")
-    return results
+        for label, action, found in zip(labels, actions, pairs, strict=True):
+            found.append(action())
+            log(f"{label} run {number + 1}: {found[-1]}")
+    return pairs
 
 
 def main() -> int:  # noqa: C901  (one linear script)
@@ -275,8 +285,6 @@ def main() -> int:  # noqa: C901  (one linear script)
         log("installing wrk (Debian package)")
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     db_url = fresh_database()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -315,6 +323,22 @@ def main() -> int:  # noqa: C901  (one linear script)
         "seconds_per_run": SECONDS,
         "clients": CLIENTS,
     }
+    if "web" in PARTS:
+        results.update(web_figures(app, env, office, now))
+    if "generation" in PARTS:
+        results["slot_generation_us_per_day"] = costs = slot_generation_costs(office)
+        results["slot_generation_linear"] = costs["year"] / costs["week"]
+    if "worker" in PARTS:
+        results.update(worker_figures(app, env))
+    report(results)
+    return 0
+
+
+def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]  # noqa: C901
+    """Slots and bookings through gunicorn against their bare baselines, and all POSTs on one slot."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    figures: dict[str, object] = {}
     today = now.astimezone(office.timezone).date()
     slots_path = (
         f"/api/v1/slots?service=beratung&from={today.isoformat()}"
@@ -342,9 +366,11 @@ def main() -> int:  # noqa: C901  (one linear script)
         wait_http(base + "/api/v1/services")
         bare_size = len(urllib.request.urlopen(base + "/bench/json").read())
         log(f"slots answer {size} bytes, baseline answer {bare_size} bytes")
-        slots = median_of(measure("slots", RUNS, lambda: wrk(base + slots_path)))
-        bare = median_of(measure("bare json", RUNS, lambda: wrk(base + "/bench/json")))
-        results["slots"] = {
+        slot_runs, bare_runs = measure_pair(
+            ("slots", "bare json"), RUNS, (lambda: wrk(base + slots_path), lambda: wrk(base + "/bench/json"))
+        )
+        slots, bare = median_of(slot_runs), median_of(bare_runs)
+        figures["slots"] = {
             **slots,
             "baseline": bare,
             "ratio": slots["rps"] / bare["rps"],
@@ -368,13 +394,17 @@ def main() -> int:  # noqa: C901  (one linear script)
             "BENCH_SERVICE": "sprechstunde",
             "BENCH_STARTS": ",".join(starts),
         }
-        booking_runs = measure("bookings", RUNS, lambda: wrk(base, script=post, env=spread))
-        insert_runs = measure(
-            "bare insert", RUNS, lambda: wrk(base, script=post, env={**spread, "BENCH_PATH": "/bench/insert"})
+        booking_runs, insert_runs = measure_pair(
+            ("bookings", "bare insert"),
+            RUNS,
+            (
+                lambda: wrk(base, script=post, env=spread),
+                lambda: wrk(base, script=post, env={**spread, "BENCH_PATH": "/bench/insert"}),
+            ),
         )
         bookings = median_of(booking_runs)
         baseline = median_of(insert_runs)
-        results["bookings"] = {
+        figures["bookings"] = {
             **bookings,
             "baseline": baseline,
             "ratio": bookings["rps"] / baseline["rps"],
@@ -410,19 +440,15 @@ def main() -> int:  # noqa: C901  (one linear script)
             base, script=post, seconds=3, env={**spread, "BENCH_SERVICE": "beratung", "BENCH_STARTS": one}
         )
         counts = status_counts(str(single["status"]))
-        results["one_slot"] = {
+        figures["one_slot"] = {
             "capacity_left": capacity,
             "accepted": counts.get(201, 0),
             "server_errors": sum(n for code, n in counts.items() if code >= 500),
             "statuses": counts,
         }
-        results["web_worker_peak_mb"] = max((peak_rss_mb(pid) for pid in children(web.pid)), default=0.0)
+        figures["web_worker_peak_mb"] = max((peak_rss_mb(pid) for pid in children(web.pid)), default=0.0)
 
-    results["slot_generation_us_per_day"] = costs = slot_generation_costs(office)
-    results["slot_generation_linear"] = costs["year"] / costs["week"]
-    results.update(worker_figures(app, env))
-    report(results)
-    return 0
+    return figures
 
 
 def worker_figures(app, env: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -431,7 +457,7 @@ def worker_figures(app, env: dict[str, str]) -> dict[str, object]:  # type: igno
     from booking.extensions import db
     from booking.models import Booking, Outbox
     from booking.notify.messages import build_message
-    from booking.notify.tasks import SEND_EMAIL
+    from booking.notify.tasks import enqueue
 
     now = datetime.now(UTC)
     office = app.extensions["office"]
@@ -477,10 +503,8 @@ def worker_figures(app, env: dict[str, str]) -> dict[str, object]:  # type: igno
             time.sleep(6)  # the worker connects and forks its pool
             before = sink.count
             started = time.perf_counter()
-            with app.app_context():
-                celery = app.extensions["celery"]
-                for outbox_id in outbox_ids:
-                    celery.send_task(SEND_EMAIL, args=[outbox_id])
+            with app.app_context():  # as a burst of bookings hands them over (see notify.tasks)
+                enqueue(outbox_ids)
             deadline = time.monotonic() + 600
             while sink.count < before + len(outbox_ids) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -500,70 +524,60 @@ def worker_figures(app, env: dict[str, str]) -> dict[str, object]:  # type: igno
     }
 
 
-def report(results: dict[str, object]) -> None:
+def report(results: dict[str, Any]) -> None:
+    """The table (the parts measured in this run) on stdout, everything in bench/results.json."""
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str))
     rows = []
-    slots = results["slots"]  # type: ignore[index]
-    rows.append(
-        (
-            "GET /api/v1/slots, 8 weeks, 32 clients",
-            f"{slots['rps']:.0f} req/s, p50 {slots['p50_ms']:.1f} ms, p99 {slots['p99_ms']:.1f} ms",  # type: ignore[index]
-            f"{slots['baseline']['rps']:.0f} req/s",  # type: ignore[index]
-            f"{slots['ratio']:.2f} (goal >= 0.5)",
-        )
-    )  # type: ignore[index]
-    b = results["bookings"]  # type: ignore[index]
-    rows.append(
-        (
-            "POST /api/v1/bookings, 32 clients, many slots",
-            f"{b['rps']:.0f} bookings/s, p99 {b['p99_ms']:.1f} ms",  # type: ignore[index]
-            f"{b['baseline']['rps']:.0f} inserts/s",  # type: ignore[index]
-            f"{b['ratio']:.2f} (goal >= 0.5)",
-        )
-    )  # type: ignore[index]
-    one = results["one_slot"]  # type: ignore[index]
-    rows.append(
-        (
-            "same POSTs all on one slot",
-            f"{one['accepted']} accepted of {one['capacity_left']} free, "  # type: ignore[index]
-            f"{one['server_errors']} 5xx",
-            "",
-            "exactly capacity, no 5xx",
-        )
-    )  # type: ignore[index]
+    if "slots" in results:
+        slots, b, one = results["slots"], results["bookings"], results["one_slot"]
+        rows += [
+            (
+                "GET /api/v1/slots, 8 weeks, 32 clients",
+                f"{slots['rps']:.0f} req/s, p50 {slots['p50_ms']:.1f} ms, p99 {slots['p99_ms']:.1f} ms",
+                f"{slots['baseline']['rps']:.0f} req/s",
+                f"{slots['ratio']:.2f} (goal >= 0.5)",
+            ),
+            (
+                "POST /api/v1/bookings, 32 clients, many slots",
+                f"{b['rps']:.0f} bookings/s, p99 {b['p99_ms']:.1f} ms",
+                f"{b['baseline']['rps']:.0f} inserts/s",
+                f"{b['ratio']:.2f} (goal >= 0.5)",
+            ),
+            (
+                "same POSTs all on one slot",
+                f"{one['accepted']} accepted of {one['capacity_left']} free, {one['server_errors']} 5xx",
+                "",
+                "exactly capacity, no 5xx",
+            ),
+        ]
     if "emails" in results:
-        e = results["emails"]  # type: ignore[index]
+        e = results["emails"]
         rows.append(
             (
                 "worker: confirmations with .ics to local SMTP",
-                f"{e['rate']:.0f} emails/s",  # type: ignore[index]
+                f"{e['rate']:.0f} emails/s",
                 f"{e['baseline']:.0f} emails/s raw smtplib",
                 f"{e['ratio']:.2f} (goal >= 0.5)",
             )
-        )  # type: ignore[index]
-    c = results["slot_generation_us_per_day"]  # type: ignore[index]
-    rows.append(
-        (
-            "slot generation, µs per day: week / month / year",
-            f"{c['week']:.1f} / {c['month']:.1f} / {c['year']:.1f}",
-            "",  # type: ignore[index]
-            f"year/week per-day cost {results['slot_generation_linear']:.2f} (linear ≈ 1)",
         )
-    )
-    rows.append(
-        (
-            "peak memory",
-            f"web worker {results['web_worker_peak_mb']:.0f} MiB"
-            + (
-                f", Celery worker {results['celery_worker_peak_mb']:.0f} MiB"
-                if "celery_worker_peak_mb" in results
-                else ""
-            ),
-            "",
-            "reported",
+    if "slot_generation_us_per_day" in results:
+        c = results["slot_generation_us_per_day"]
+        rows.append(
+            (
+                "slot generation, µs per day: week / month / year",
+                f"{c['week']:.1f} / {c['month']:.1f} / {c['year']:.1f}",
+                "",
+                f"year/week per-day cost {results['slot_generation_linear']:.2f} (linear ≈ 1)",
+            )
         )
-    )
+    memory = [
+        f"{label} {results[key]:.0f} MiB"
+        for label, key in (("web worker", "web_worker_peak_mb"), ("Celery worker", "celery_worker_peak_mb"))
+        if key in results
+    ]
+    if memory:
+        rows.append(("peak memory", ", ".join(memory), "", "reported"))
     print(
         f"\nMachine: {results['machine']}; "
         f"{results['runs']} runs of {results['seconds_per_run']} s, medians\n"

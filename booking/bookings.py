@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, literal, select, text, union_all, update
+from sqlalchemy import Row, bindparam, func, insert, literal, select, text, union_all, update
 
 from booking import microcache
 from booking.extensions import db, transaction
@@ -123,8 +123,8 @@ def _audit(
     booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = ""
 ) -> None:
     """Record who (None = the resident) did what, inside the caller's transaction."""
-    db.session.add(
-        AuditEvent(
+    db.session.execute(
+        insert(AuditEvent).values(
             booking_id=booking_id,
             staff_id=staff.id if staff is not None else None,
             at=now,
@@ -228,11 +228,10 @@ def book(
         if fields["email"]:
             _serialise_email(fields["email"])
             upcoming = _upcoming_of(fields["email"], now)
-            same = next(
-                (b for b in upcoming if b.service_id == service.id and b.start_at == slot.start), None
-            )
+            key = (service.id, slot.start)
+            same = next((b.id for b in upcoming if (b.service_id, b.start_at) == key), None)
             if same is not None:  # a double click or a retried request: one place, one email
-                return same
+                return db.session.get_one(Booking, same)
             _check_active_limit(office, upcoming)
         booking = Booking(
             reference=_new_reference(),
@@ -262,16 +261,17 @@ def _serialise_email(email: str) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(email.encode())})
 
 
-def _upcoming_of(email: str, now: datetime) -> list[Booking]:
-    """The address's confirmed bookings that have not ended (call `_serialise_email` first)."""
-    return list(
-        db.session.scalars(
-            select(Booking).where(Booking.email == email, Booking.status == "confirmed", Booking.end_at > now)
+def _upcoming_of(email: str, now: datetime) -> Sequence[Row[tuple[int, str, datetime]]]:
+    """Id, service and start of the address's confirmed bookings that have not ended
+    (call `_serialise_email` first)."""
+    return db.session.execute(
+        select(Booking.id, Booking.service_id, Booking.start_at).where(
+            Booking.email == email, Booking.status == "confirmed", Booking.end_at > now
         )
-    )
+    ).all()
 
 
-def _check_active_limit(office: Office, upcoming: list[Booking]) -> None:
+def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
     """At most `max_active_per_email` upcoming bookings per address."""
     limit = office.rules.max_active_per_email
     if len(upcoming) >= limit:
@@ -320,29 +320,30 @@ def _new_reference() -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-def _queue_email(booking: Booking, kind: str, now: datetime) -> Outbox:
+def _queue_email(booking: Booking, kind: str, now: datetime) -> int:
     # A confirmation exists once per booking; a cancellation or move once per change (reminders
     # are queued by the scan in notify.outbox, once per booking and time).
     once = kind == "confirm"
     key = f"{kind}:{booking.id}" if once else f"{kind}:{booking.id}:{booking.sequence}"
-    row = Outbox(
-        dedupe_key=key,
-        kind=kind,
-        booking_id=booking.id,
-        sequence=booking.sequence,
-        created_at=now,
-        next_attempt_at=now,
-        attempts=0,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+    return db.session.execute(
+        insert(Outbox)
+        .values(
+            dedupe_key=key,
+            kind=kind,
+            booking_id=booking.id,
+            sequence=booking.sequence,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+        .returning(Outbox.id)
+    ).scalar_one()
 
 
 def _email_of_change(booking: Booking, kind: str, now: datetime) -> list[int]:
     """Write the email this change causes (none without an address) into the change's transaction;
     its ids go to the workers once that transaction has committed."""
-    return [_queue_email(booking, kind, now).id] if booking.email else []
+    return [_queue_email(booking, kind, now)] if booking.email else []
 
 
 def _after_commit(outbox_ids: list[int]) -> None:

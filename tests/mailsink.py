@@ -32,7 +32,7 @@ class Received:
         return email.message_from_bytes(self.raw, policy=default)  # type: ignore[return-value]
 
 
-class _Handler:
+class Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
@@ -55,9 +55,15 @@ class SmtpSink:
 
     def start(self) -> SmtpSink:
         if self.controller is None:
-            self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **self.options)
+            self.controller = Controller(Handler(self), hostname="127.0.0.1", port=self.port, **self.options)
             self.controller.start()
         return self
+
+    def serve_with(self, handler: type[Handler]) -> None:
+        """Restart with another handler class (a server that refuses or fails in some way)."""
+        self.stop()
+        self.controller = Controller(handler(self), hostname="127.0.0.1", port=self.port, **self.options)
+        self.controller.start()
 
     def stop(self) -> None:
         controller, self.controller = self.controller, None

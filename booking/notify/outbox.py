@@ -14,6 +14,7 @@ import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from flask import current_app
 from sqlalchemy import exists, or_, select, update
@@ -52,21 +53,41 @@ def _setting(name: str) -> float:
     return float(current_app.config[name])
 
 
-def claim(outbox_id: int, now: datetime) -> bool:
-    """Take a due, unsent row for this worker (True) or leave it to whoever has it (False)."""
+def claim_many(outbox_ids: list[int], now: datetime) -> list[int]:
+    """Take the due, unsent rows among these for this worker, in one statement; the rest are
+    sent, given up or held by another worker. Returns the ids taken, in order."""
     lease = timedelta(seconds=_setting("MAIL_LEASE_SECONDS"))
     with transaction():
-        taken = db.session.execute(
+        taken = db.session.scalars(
             update(Outbox)
             .where(
-                Outbox.id == outbox_id,
+                Outbox.id.in_(outbox_ids),
                 Outbox.sent_at.is_(None),
                 Outbox.failed_at.is_(None),
                 Outbox.next_attempt_at <= now,
             )
             .values(next_attempt_at=now + lease, attempts=Outbox.attempts + 1)
-        ).rowcount
-    return taken == 1
+            .returning(Outbox.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted(taken)
+
+
+def claim(outbox_id: int, now: datetime) -> bool:
+    """Take one due, unsent row for this worker (True) or leave it to whoever has it (False)."""
+    return claim_many([outbox_id], now) == [outbox_id]
+
+
+def release(outbox_ids: list[int], now: datetime) -> None:
+    """Give claimed rows back unsent and unattempted, due at once (a batch that stopped early)."""
+    if outbox_ids:
+        with transaction():
+            db.session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(outbox_ids), Outbox.sent_at.is_(None))
+                .values(next_attempt_at=now, attempts=Outbox.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def mark_sent(outbox_id: int, now: datetime, note: str | None = None) -> None:
@@ -222,21 +243,32 @@ def skip_reason(row: Outbox, booking: Booking | None, now: datetime) -> str | No
     return None
 
 
-def deliver_one(outbox_id: int, sender: Sender) -> bool:
-    """Claim, build, send and record one row; True when a message went out."""
-    now = clock.now()
-    if not claim(outbox_id, now):
-        return False
-    row = db.session.get(Outbox, outbox_id)
-    if row is None:
-        return False
-    booking = db.session.get(Booking, row.booking_id)
+def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Booking | None]]:
+    """The claimed rows with their bookings, in one query, as they are now in the database."""
+    rows = db.session.execute(
+        select(Outbox, Booking)
+        .outerjoin(Booking, Booking.id == Outbox.booking_id)
+        .where(Outbox.id.in_(outbox_ids))
+        .order_by(Outbox.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    db.session.rollback()  # no transaction (and no SQLite lock) while talking to the mail server
+    return [(row, booking) for row, booking in rows]
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    DONE = "done"  # skipped, or given up: the next row of the batch can go
+    RETRY = "retry"  # the mail server is unreachable: stop the batch, try again later
+
+
+def _send_claimed(row: Outbox, booking: Booking | None, sender: Sender, now: datetime) -> Outcome:
+    """Build, send and record one claimed row."""
     reason = skip_reason(row, booking, now)
     if reason or booking is None:
-        mark_sent(outbox_id, now, note=reason)
-        return False
+        mark_sent(row.id, now, note=reason)
+        return Outcome.DONE
     name = f"{row.id:07d}-{row.dedupe_key}"
-    recipient = booking.email or ""
     try:
         message = messages.build_message(
             row.kind, booking, current_app.extensions["office"], dedupe_key=row.dedupe_key, now=now
@@ -245,28 +277,43 @@ def deliver_one(outbox_id: int, sender: Sender) -> bool:
         log.exception("cannot build email %s", name)
         db.session.rollback()
         mark_failed(
-            outbox_id, clock.now(), f"cannot build the message: {exc}", permanent=isinstance(exc, ValueError)
+            row.id, clock.now(), f"cannot build the message: {exc}", permanent=isinstance(exc, ValueError)
         )
-        return False
-    db.session.rollback()  # no transaction (and no SQLite lock) while talking to the mail server
+        return Outcome.DONE
     try:
-        sender.send(message, [recipient], name)
+        sender.send(message, name)
     except PERMANENT as exc:
         log.warning("email %s refused: %s", name, exc)
-        mark_failed(outbox_id, clock.now(), f"refused: {exc}", permanent=True)
-        return False
+        mark_failed(row.id, clock.now(), f"refused: {exc}", permanent=True)
+        return Outcome.DONE
     except Exception as exc:
         log.warning("email %s not sent, will retry: %s", name, exc)
-        mark_failed(outbox_id, clock.now(), f"{type(exc).__name__}: {exc}")
-        return False
-    mark_sent(outbox_id, clock.now())
-    return True
+        mark_failed(row.id, clock.now(), f"{type(exc).__name__}: {exc}")
+        return Outcome.RETRY
+    mark_sent(row.id, clock.now())
+    return Outcome.SENT
 
 
 def deliver(outbox_ids: Iterable[int]) -> int:
-    """Send these rows over one connection; returns how many went out."""
+    """Claim these rows at once and send them over one connection; returns how many went out.
+    The batch stops early, giving its rest back, when the mail server fails (the rest would
+    likely fail too) or when half the lease has gone (so no row outlives its claim)."""
+    started = clock.now()
+    claimed = claim_many(list(dict.fromkeys(outbox_ids)), started)
+    if not claimed:
+        return 0
+    rows = _claimed_rows(claimed)
+    stop_at = started + timedelta(seconds=_setting("MAIL_LEASE_SECONDS") / 2)
     sent = 0
     with open_sender(current_app) as sender:  # type: ignore[arg-type]
-        for outbox_id in outbox_ids:
-            sent += deliver_one(outbox_id, sender)
+        for index, (row, booking) in enumerate(rows):
+            now = clock.now()
+            if now >= stop_at:
+                release([r.id for r, _ in rows[index:]], now)
+                break
+            outcome = _send_claimed(row, booking, sender, now)
+            if outcome is Outcome.RETRY:
+                release([r.id for r, _ in rows[index + 1 :]], clock.now())
+                break
+            sent += outcome is Outcome.SENT
     return sent

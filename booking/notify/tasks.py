@@ -1,12 +1,20 @@
 """Celery tasks: thin calls into the outbox service. Each takes ids, never objects, and is
-idempotent, so a message delivered twice (late acknowledgement, relay) sends one email."""
+idempotent, so a message delivered twice (late acknowledgement, relay) sends one email.
+
+A task carries a list of outbox ids: one Celery task costs about as much as building an email,
+so a burst of bookings travels in a few tasks (see `Publisher`), each sent over one connection.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
+import weakref
+from collections.abc import Iterable
 
-from celery import shared_task
+from celery import Celery, shared_task
 from flask import current_app
 
 from booking import bookings, clock
@@ -14,14 +22,20 @@ from booking.notify import outbox
 
 log = logging.getLogger(__name__)
 SEND_EMAIL = "termine.send_email"
+# At most this many emails per task: a batch is sent well inside one lease (MAIL_LEASE_SECONDS),
+# and a burst still spreads over every worker.
+BATCH_SIZE = 50
+# The publisher waits this long for more emails to go in the same task (a burst of bookings).
+LINGER_SECONDS = 0.01
 # After a failed publish, web requests stop trying the broker for this long (the relay catches up).
 BROKER_PAUSE_SECONDS = 30.0
 _broker_down_until: dict[str, float] = {}
 
 
 @shared_task(name=SEND_EMAIL)
-def send_email(outbox_id: int) -> int:
-    return outbox.deliver([outbox_id])
+def send_email(outbox_ids: int | list[int]) -> int:
+    """Send these rows (one id: messages queued before tasks carried lists)."""
+    return outbox.deliver([outbox_ids] if isinstance(outbox_ids, int) else outbox_ids)
 
 
 @shared_task(name="termine.relay_outbox")
@@ -48,31 +62,97 @@ def anonymise_expired() -> int:
     return retention.anonymise_expired(current_app.extensions["office"], clock.now())
 
 
-def enqueue(outbox_ids: list[int]) -> int:
-    """Hand rows to the workers, best effort: never raises and never waits long for a broker
-    that is away. Anything not handed over is sent by beat's relay. Returns how many were queued."""
-    celery_app = current_app.extensions.get("celery")
-    if not outbox_ids or celery_app is None:
+def enqueue(outbox_ids: Iterable[int], celery_app: Celery | None = None) -> int:
+    """Hand rows to the workers, `BATCH_SIZE` per task, best effort: never raises and never waits
+    long for a broker that is away. Anything not handed over is sent by beat's relay.
+    Returns how many rows were queued."""
+    ids = list(outbox_ids)
+    celery_app = celery_app or current_app.extensions.get("celery")
+    if not ids or celery_app is None:
         return 0
     broker = str(celery_app.conf.broker_url)
     if time.monotonic() < _broker_down_until.get(broker, 0.0):
         return 0
     queued = 0
     try:
-        for outbox_id in outbox_ids:
-            celery_app.send_task(SEND_EMAIL, args=[outbox_id], retry=False)
-            queued += 1
+        for first in range(0, len(ids), BATCH_SIZE):
+            batch = ids[first : first + BATCH_SIZE]
+            celery_app.send_task(SEND_EMAIL, args=[batch], retry=False)
+            queued += len(batch)
     except Exception as exc:  # the booking stands whatever the broker does
         _broker_down_until[broker] = time.monotonic() + BROKER_PAUSE_SECONDS
-        log.warning("broker unavailable, %d email(s) left to the relay: %s", len(outbox_ids) - queued, exc)
+        log.warning("broker unavailable, %d email(s) left to the relay: %s", len(ids) - queued, exc)
     return queued
 
 
+class Publisher:
+    """Publishes the emails of committed changes from a background thread, so a request never
+    waits for the broker. Ids that arrive while a publish is under way go together in the next
+    task (like a database's group commit), and each publish lingers a moment for more: one
+    booking alone is published after 10 ms, a burst of them in a few tasks. The thread ends
+    when nothing is left. Ids lost with the process (a crash before publishing) are still in
+    the outbox, and beat's relay sends them."""
+
+    def __init__(self, celery_app: Celery) -> None:
+        self.celery_app = celery_app
+        self.pending: list[int] = []
+        self.busy = False
+        self.condition = threading.Condition()
+
+    def submit(self, outbox_ids: list[int]) -> None:
+        with self.condition:
+            self.pending.extend(outbox_ids)
+            if not self.busy:
+                self.busy = True
+                threading.Thread(target=self._run, name="email-publisher", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self.condition:
+                self.condition.wait_for(lambda: len(self.pending) >= BATCH_SIZE, LINGER_SECONDS)
+                batch, self.pending = self.pending, []
+                if not batch:
+                    self.busy = False
+                    self.condition.notify_all()
+                    return
+            try:
+                enqueue(batch, self.celery_app)
+            except Exception:  # pragma: no cover - enqueue swallows broker errors already
+                log.exception("could not enqueue emails %s", batch)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted is published (tests, shutdown); False on timeout."""
+        with self.condition:
+            return self.condition.wait_for(lambda: not self.busy and not self.pending, timeout)
+
+
+_publishers: weakref.WeakSet[Publisher] = weakref.WeakSet()
+_publishers_lock = threading.Lock()
+
+
+def publisher(celery_app: Celery) -> Publisher:
+    """The one publisher of this Celery app in this process."""
+    with _publishers_lock:
+        found: Publisher | None = getattr(celery_app, "termine_publisher", None)
+        if found is None:
+            found = celery_app.termine_publisher = Publisher(celery_app)  # type: ignore[attr-defined]
+            _publishers.add(found)
+        return found
+
+
+def _forget_threads_after_fork() -> None:
+    """A forked child has none of its parent's threads: what they held is the parent's to send."""
+    for each in list(_publishers):
+        each.pending, each.busy, each.condition = [], False, threading.Condition()
+
+
+os.register_at_fork(after_in_child=_forget_threads_after_fork)
+
+
 def _after_commit(outbox_ids: list[int]) -> None:
-    try:
-        enqueue(outbox_ids)
-    except Exception:  # pragma: no cover - enqueue already swallows; belt and braces for the booking
-        log.exception("could not enqueue emails %s", outbox_ids)
+    celery_app = current_app.extensions.get("celery")
+    if celery_app is not None:
+        publisher(celery_app).submit(outbox_ids)
 
 
 if _after_commit not in bookings.after_commit_hooks:

@@ -3,6 +3,8 @@ server (aiosmtpd) receiving them. The clock is pinned (Friday 2027-03-26 09:00 U
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
 import subprocess
 import threading
@@ -22,7 +24,7 @@ from booking.extensions import db
 from booking.models import Booking, Outbox
 from booking.notify import outbox, tasks
 from tests.conftest import FIXED_NOW, Clock
-from tests.mailsink import Received, SmtpSink, free_port
+from tests.mailsink import Handler, Received, SmtpSink, free_port
 
 # Tuesday after Easter, 08:30 in Heinsberg, in the first week of summer time.
 TUESDAY_0830 = datetime(2027, 3, 30, 6, 30, tzinfo=UTC)
@@ -358,16 +360,11 @@ def test_a_line_break_in_the_name_adds_no_recipient_and_no_header(
 
 
 def test_a_refused_recipient_is_given_up_at_once(mail_app: Flask, clock: Clock, sink: SmtpSink) -> None:
-    class Refusing(type(sink.controller.handler)):  # type: ignore[misc, union-attr]
+    class Refusing(Handler):
         async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]  # noqa: N802
             return "550 No such user"
 
-    sink.stop()
-    sink.controller = None
-    from aiosmtpd.controller import Controller
-
-    sink.controller = Controller(Refusing(sink), hostname="127.0.0.1", port=sink.port)
-    sink.controller.start()
+    sink.serve_with(Refusing)
     book(mail_app, clock)
     assert relay() == 0
     [failed] = outbox.failed_emails()
@@ -420,7 +417,43 @@ def test_after_commit_the_email_is_handed_to_the_embedded_broker(app: Flask, clo
     before = set(queue.glob("*.msg"))
     with app.app_context():
         book(app, clock)
+    assert tasks.publisher(app.extensions["celery"]).flush()
     assert len(set(queue.glob("*.msg")) - before) == 1
+
+
+def queued_batches(app: Flask, before: set[Path]) -> list[list[int]]:
+    """The id lists of the send_email tasks that reached the embedded broker since `before`."""
+    queue = Path(app.instance_path) / "broker" / "queue"
+    found = []
+    for path in sorted(set(queue.glob("*.msg")) - before, key=lambda p: p.stat().st_mtime_ns):
+        body = json.loads(base64.b64decode(json.loads(path.read_bytes())["body"]))
+        found.append(body[0][0])
+    return found
+
+
+def test_a_burst_of_bookings_travels_in_one_task_per_fifty(app: Flask) -> None:
+    queue = Path(app.instance_path) / "broker" / "queue"
+    before = set(queue.glob("*.msg"))
+    with app.app_context():
+        assert tasks.enqueue(range(1, 121)) == 120
+    batches = queued_batches(app, before)
+    assert [len(b) for b in batches] == [50, 50, 20]
+    assert sorted(i for b in batches for i in b) == list(range(1, 121))
+
+
+def test_emails_committed_while_a_publish_is_under_way_share_the_next_task(app: Flask) -> None:
+    queue = Path(app.instance_path) / "broker" / "queue"
+    before = set(queue.glob("*.msg"))
+    publisher = tasks.publisher(app.extensions["celery"])
+    with publisher.condition:  # the publishing thread waits here, as if busy with a slow broker
+        publisher.submit([7])
+        publisher.submit([8])
+        publisher.submit([9, 10])
+    assert publisher.flush()
+    assert queued_batches(app, before) == [[7, 8, 9, 10]]
+    publisher.submit([11])
+    assert publisher.flush()
+    assert queued_batches(app, before) == [[7, 8, 9, 10], [11]]
 
 
 def test_send_reminders_queues_due_reminders_once_and_says_how_many(app: Flask, clock: Clock) -> None:
@@ -477,13 +510,76 @@ def test_the_calendar_download_is_the_same_invitation(app: Flask, client, clock:
 def test_a_relay_sends_its_batch_over_one_smtp_connection(
     mail_app: Flask, clock: Clock, sink: SmtpSink
 ) -> None:
-    for n in range(3):
-        book(
-            mail_app, clock, email=f"resident{n}@example.org", start=TUESDAY_0830 + timedelta(minutes=30 * n)
-        )
+    book_three(mail_app, clock)
     assert relay() == 3
     peers = {r.peer for r in sink.messages}
     assert len(sink.messages) == 3 and len(peers) == 1
+
+
+def book_three(app: Flask, clock: Clock) -> list[int]:
+    """Three bookings by three residents; the ids of their confirmation rows."""
+    found = []
+    for n in range(3):
+        booking = book(
+            app, clock, email=f"resident{n}@example.org", start=TUESDAY_0830 + timedelta(minutes=30 * n)
+        )
+        found.append(outbox_row(f"confirm:{booking.id}").id)
+    return found
+
+
+def test_a_task_sends_its_whole_batch_over_one_connection(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    ids = book_three(mail_app, clock)
+    assert tasks.send_email(ids) == 3
+    assert tasks.send_email(ids) == 0
+    assert len({r.peer for r in sink.messages}) == 1
+    assert sorted(r.rcpt_tos[0] for r in sink.messages) == [f"resident{n}@example.org" for n in range(3)]
+
+
+def test_a_batch_stops_at_a_failing_server_and_gives_the_rest_back_unattempted(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    class FailingSecond(Handler):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            if self.sink.messages:
+                return "451 Try again later"
+            return await super().handle_DATA(server, session, envelope)
+
+    ids = book_three(mail_app, clock)
+    sink.serve_with(FailingSecond)
+    assert tasks.send_email(ids) == 1
+    db.session.expire_all()
+    first, second, third = (db.session.get(Outbox, i) for i in ids)
+    assert first.sent_at == FIXED_NOW
+    assert second.attempts == 1 and second.next_attempt_at == FIXED_NOW + timedelta(minutes=1)
+    assert "451" in (second.last_error or "")
+    assert (third.attempts, third.next_attempt_at, third.last_error) == (0, FIXED_NOW, None)
+
+    sink.serve_with(Handler)
+    assert relay() == 1  # the third at once; the second after its backoff
+    clock.now += timedelta(minutes=1)
+    assert relay() == 1
+    assert len(sink.messages) == 3
+
+
+def test_a_batch_that_has_used_half_its_lease_gives_the_rest_back(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    lease = timedelta(seconds=mail_app.config["MAIL_LEASE_SECONDS"])
+
+    class Slow(Handler):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            clock.now += lease / 2  # each message takes half the lease
+            return await super().handle_DATA(server, session, envelope)
+
+    ids = book_three(mail_app, clock)
+    sink.serve_with(Slow)
+    assert tasks.send_email(ids) == 1
+    db.session.expire_all()
+    rest = [db.session.get(Outbox, i) for i in ids[1:]]
+    assert [(r.sent_at, r.attempts, r.next_attempt_at) for r in rest] == [(None, 0, clock.now)] * 2
+    assert tasks.send_email(ids) == 1  # the next task takes them up again, with a fresh lease
 
 
 def test_an_email_held_by_a_worker_that_died_is_sent_when_its_lease_ends(
