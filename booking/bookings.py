@@ -13,10 +13,24 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import Row, bindparam, func, insert, literal, select, text, union_all, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Row,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import make_transient_to_detached
 
 from booking import microcache
 from booking.extensions import db, transaction
@@ -91,17 +105,33 @@ def parse_start(value: str | datetime, office: Office) -> datetime | None:
     return moment
 
 
+_BOOKINGS = Booking.__table__
+_CLOSURES = ClosureRow.__table__
+CLOSURES_BETWEEN = select(_CLOSURES.c.start_at, _CLOSURES.c.end_at).where(
+    _CLOSURES.c.start_at < bindparam("high"), _CLOSURES.c.end_at > bindparam("low")
+)
+UPCOMING_OF = select(_BOOKINGS.c.id, _BOOKINGS.c.service_id, _BOOKINGS.c.start_at).where(
+    _BOOKINGS.c.email == bindparam("email"),
+    _BOOKINGS.c.status == "confirmed",
+    _BOOKINGS.c.end_at > bindparam("now"),
+)
+INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
+INSERT_AUDIT = insert(AuditEvent.__table__)
+INSERT_OUTBOX = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
+
+
+def _sql(statement: Executable, params: dict[str, object] | None = None) -> CursorResult[Any]:
+    """Run a Core statement on the session's connection, inside its transaction: about a third
+    of what the same statement costs through the ORM, and the booking path runs seven."""
+    return db.session.connection().execute(statement, params or {})
+
+
 def closures_between(first_day: date, last_day: date) -> list[Closure]:
     """Closures entered by staff that touch these days, from one query. The UTC window is a day
     wider on each side than the local days need; `Closure.overlaps` decides per slot exactly."""
     low = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=UTC)
     high = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=UTC)
-    rows = db.session.execute(
-        select(ClosureRow.start_at, ClosureRow.end_at).where(
-            ClosureRow.start_at < high, ClosureRow.end_at > low
-        )
-    ).all()
-    return [Closure(start, end) for start, end in rows]
+    return [Closure(start, end) for start, end in _sql(CLOSURES_BETWEEN, {"low": low, "high": high})]
 
 
 def open_slot(
@@ -123,14 +153,15 @@ def _audit(
     booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = ""
 ) -> None:
     """Record who (None = the resident) did what, inside the caller's transaction."""
-    db.session.execute(
-        insert(AuditEvent).values(
-            booking_id=booking_id,
-            staff_id=staff.id if staff is not None else None,
-            at=now,
-            action=action,
-            details=details or None,
-        )
+    _sql(
+        INSERT_AUDIT,
+        {
+            "booking_id": booking_id,
+            "staff_id": staff.id if staff is not None else None,
+            "at": now,
+            "action": action,
+            "details": details or None,
+        },
     )
 
 
@@ -233,20 +264,25 @@ def book(
             if same is not None:  # a double click or a retried request: one place, one email
                 return db.session.get_one(Booking, same)
             _check_active_limit(office, upcoming)
-        booking = Booking(
-            reference=_new_reference(),
-            token=secrets.token_urlsafe(32),
-            service_id=service.id,
-            start_at=slot.start,
-            end_at=slot.end,
-            status="confirmed",
-            sequence=0,
-            created_at=now,
-            created_by_staff_id=staff.id if staff is not None else None,
+        values = {
+            "reference": _new_reference(),
+            "token": secrets.token_urlsafe(32),
+            "service_id": service.id,
+            "start_at": slot.start,
+            "end_at": slot.end,
+            "status": "confirmed",
+            "sequence": 0,
+            "created_at": now,
+            "created_by_staff_id": staff.id if staff is not None else None,
+            "cancelled_at": None,
+            "attended": None,
+            "cancel_reason": None,
+            "anonymised_at": None,
             **fields,
-        )
+        }
+        booking = Booking(id=_sql(INSERT_BOOKING, values).scalar_one(), **values)
+        make_transient_to_detached(booking)  # it is in the database: the session need not insert it
         db.session.add(booking)
-        db.session.flush()
         _claim_place(service, slot.start, booking)
         _audit(booking.id, staff, now, "booked", _iso(slot.start))
         queued = _email_of_change(booking, "confirm", now)
@@ -258,17 +294,13 @@ def _serialise_email(email: str) -> None:
     """Bookings of one address run one after another (PostgreSQL: a transaction-scoped advisory
     lock; SQLite's BEGIN IMMEDIATE already serialises everything)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(email.encode())})
+        _sql(LOCK_EMAIL, {"key": zlib.crc32(email.encode())})
 
 
 def _upcoming_of(email: str, now: datetime) -> Sequence[Row[tuple[int, str, datetime]]]:
     """Id, service and start of the address's confirmed bookings that have not ended
     (call `_serialise_email` first)."""
-    return db.session.execute(
-        select(Booking.id, Booking.service_id, Booking.start_at).where(
-            Booking.email == email, Booking.status == "confirmed", Booking.end_at > now
-        )
-    ).all()
+    return _sql(UPCOMING_OF, {"email": email, "now": now}).all()
 
 
 def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
@@ -288,6 +320,7 @@ def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
         )
 
 
+LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
 # Takes the lowest free place number of a slot in one statement (PostgreSQL and SQLite alike).
 # A concurrent insert of the same place ends in ON CONFLICT DO NOTHING: no row comes back.
 CLAIM_FIRST_FREE_PLACE = text("""
@@ -304,7 +337,7 @@ RETURNING place_no
 def _claim_place(service: Service, start: datetime, booking: Booking) -> None:
     """Take the first free place; the unique key (service, start, place) decides races."""
     values = {"capacity": service.capacity, "service": service.id, "start": start, "booking": booking.id}
-    while db.session.execute(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
+    while _sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
         taken = db.session.scalar(
             select(func.count(SlotClaim.id)).where(
                 SlotClaim.service_id == service.id, SlotClaim.start_at == start
@@ -325,18 +358,17 @@ def _queue_email(booking: Booking, kind: str, now: datetime) -> int:
     # are queued by the scan in notify.outbox, once per booking and time).
     once = kind == "confirm"
     key = f"{kind}:{booking.id}" if once else f"{kind}:{booking.id}:{booking.sequence}"
-    return db.session.execute(
-        insert(Outbox)
-        .values(
-            dedupe_key=key,
-            kind=kind,
-            booking_id=booking.id,
-            sequence=booking.sequence,
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-        .returning(Outbox.id)
+    return _sql(
+        INSERT_OUTBOX,
+        {
+            "dedupe_key": key,
+            "kind": kind,
+            "booking_id": booking.id,
+            "sequence": booking.sequence,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
     ).scalar_one()
 
 

@@ -1,7 +1,8 @@
 """Where finished messages go: `.eml` files in `instance/outbox/` (development) or an SMTP server.
 
 A sender is opened once per batch and closed after it, so a relay of many rows uses one SMTP
-connection. Recipients are always passed explicitly: no header can add one.
+connection. The envelope (sender, recipients) comes from the `Email`, never from its headers: no
+header can add a recipient.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask
 
+from booking.notify.messages import Email
+
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage, recipients: list[str], name: str) -> None: ...
+    def send(self, email: Email, name: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -35,13 +37,13 @@ class FileSender:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage, recipients: list[str], name: str) -> None:
+    def send(self, email: Email, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{SAFE_NAME.sub('-', name)}.eml"
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(handle, "wb") as stream:
-                stream.write(bytes(message))
+                stream.write(email.raw)
             os.chmod(temporary, 0o644)  # readable by the mail program of whoever runs `make run`
             os.replace(temporary, target)
         except BaseException:
@@ -83,11 +85,11 @@ class SmtpSender:
             raise
         return connection
 
-    def send(self, message: EmailMessage, recipients: list[str], name: str) -> None:
+    def send(self, email: Email, name: str) -> None:
         if self.connection is None:
             self.connection = self._connect()
         try:
-            self.connection.send_message(message, to_addrs=recipients)
+            self.connection.sendmail(email.envelope_from, email.recipients, email.raw)
         except (smtplib.SMTPServerDisconnected, OSError):
             self.close()  # the next message starts a fresh connection
             raise

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from booking import clock
@@ -90,12 +91,32 @@ def release(outbox_ids: list[int], now: datetime) -> None:
             )
 
 
-def mark_sent(outbox_id: int, now: datetime, note: str | None = None) -> None:
-    """Done; `note` records why a row was skipped instead of sent."""
-    db.session.execute(
-        update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, last_error=note, failed_at=None)
-    )
-    db.session.commit()
+_OUTBOX = Outbox.__table__
+MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row"))
+    .values(sent_at=bindparam("now"), last_error=bindparam("note"), failed_at=None)
+)
+
+
+def mark_sent(
+    outbox_id: int, now: datetime, note: str | None = None, ledger: Connection | None = None
+) -> None:
+    """Done; `note` records why a row was skipped instead of sent. Runs once per email, so in
+    Core, on the batch's autocommit `ledger` when given: one round trip instead of three."""
+    values = {"row": outbox_id, "now": now, "note": note}
+    if ledger is not None:
+        ledger.execute(MARK_SENT, values)
+        return
+    with transaction():
+        db.session.connection().execute(MARK_SENT, values)
+
+
+@contextmanager
+def autocommit_ledger() -> Iterator[Connection]:
+    """A connection on which each statement commits by itself (for a batch's marks)."""
+    with db.engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -252,7 +273,9 @@ def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Booking | None]]:
         .order_by(Outbox.id)
         .execution_options(populate_existing=True)
     ).all()
-    db.session.rollback()  # no transaction (and no SQLite lock) while talking to the mail server
+    # No transaction (and no SQLite lock) while talking to the mail server; a commit, unlike a
+    # rollback, leaves the loaded rows as they are instead of reloading each on first use.
+    db.session.commit()
     return [(row, booking) for row, booking in rows]
 
 
@@ -262,11 +285,13 @@ class Outcome(Enum):
     RETRY = "retry"  # the mail server is unreachable: stop the batch, try again later
 
 
-def _send_claimed(row: Outbox, booking: Booking | None, sender: Sender, now: datetime) -> Outcome:
+def _send_claimed(
+    row: Outbox, booking: Booking | None, sender: Sender, ledger: Connection, now: datetime
+) -> Outcome:
     """Build, send and record one claimed row."""
     reason = skip_reason(row, booking, now)
     if reason or booking is None:
-        mark_sent(row.id, now, note=reason)
+        mark_sent(row.id, now, reason, ledger)
         return Outcome.DONE
     name = f"{row.id:07d}-{row.dedupe_key}"
     try:
@@ -290,7 +315,7 @@ def _send_claimed(row: Outbox, booking: Booking | None, sender: Sender, now: dat
         log.warning("email %s not sent, will retry: %s", name, exc)
         mark_failed(row.id, clock.now(), f"{type(exc).__name__}: {exc}")
         return Outcome.RETRY
-    mark_sent(row.id, clock.now())
+    mark_sent(row.id, clock.now(), None, ledger)
     return Outcome.SENT
 
 
@@ -305,13 +330,13 @@ def deliver(outbox_ids: Iterable[int]) -> int:
     rows = _claimed_rows(claimed)
     stop_at = started + timedelta(seconds=_setting("MAIL_LEASE_SECONDS") / 2)
     sent = 0
-    with open_sender(current_app) as sender:  # type: ignore[arg-type]
+    with open_sender(current_app) as sender, autocommit_ledger() as ledger:  # type: ignore[arg-type]
         for index, (row, booking) in enumerate(rows):
             now = clock.now()
             if now >= stop_at:
                 release([r.id for r, _ in rows[index:]], now)
                 break
-            outcome = _send_claimed(row, booking, sender, now)
+            outcome = _send_claimed(row, booking, sender, ledger, now)
             if outcome is Outcome.RETRY:
                 release([r.id for r, _ in rows[index + 1 :]], clock.now())
                 break

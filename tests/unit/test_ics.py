@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from icalendar import Calendar
 
+from booking.notify import ics
 from booking.notify.ics import booking_calendar, feed_calendar
 from booking.office import load_office
 
@@ -170,3 +171,53 @@ def test_the_feed_publishes_one_event_per_booking() -> None:
 def test_an_empty_feed_is_still_a_calendar() -> None:
     calendar = parse(feed_calendar([], OFFICE, manage_url_for=lambda b: "", stamp=STAMP))
     assert calendar.events == []
+
+
+def summer_time_years(calendar: Calendar) -> set[int]:
+    """The years whose change to summer time the calendar's VTIMEZONE describes."""
+    years = set()
+    for daylight in calendar.walk("DAYLIGHT"):
+        years.add(daylight["DTSTART"].dt.year)
+        rdates = daylight.get("RDATE")
+        for rdate in rdates if isinstance(rdates, list) else [rdates] if rdates else []:
+            years.update(d.dt.year for d in rdate.dts)
+    return years
+
+
+def test_the_vtimezone_comes_before_the_event_and_covers_a_year_either_side() -> None:
+    data = booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
+    assert data.count(b"BEGIN:VTIMEZONE") == 1
+    assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+    assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert summer_time_years(parse(data)) == {2026, 2027, 2028}
+
+
+def test_invitations_in_the_same_years_share_one_written_vtimezone() -> None:
+    first = FakeBooking()
+    later = FakeBooking(
+        id=8, start_at=datetime(2027, 10, 4, 6, 30, tzinfo=UTC), end_at=datetime(2027, 10, 4, 7, tzinfo=UTC)
+    )
+    booking_calendar(first, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
+    hits = ics._vtimezone.cache_info().hits
+    data = booking_calendar(later, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
+    assert ics._vtimezone.cache_info().hits == hits + 1
+    [event] = parse(data).events
+    assert event.start.astimezone(BERLIN).replace(tzinfo=None) == datetime(2027, 10, 4, 8, 30)
+
+
+def test_the_feed_vtimezone_covers_every_booking_year() -> None:
+    first = FakeBooking()
+    far = FakeBooking(
+        id=9,
+        reference="FAR",
+        start_at=datetime(2030, 7, 1, 6, 30, tzinfo=UTC),
+        end_at=datetime(2030, 7, 1, 7, tzinfo=UTC),
+    )
+    data = feed_calendar([first, far], OFFICE, manage_url_for=lambda b: MANAGE, stamp=STAMP)
+    assert data.count(b"BEGIN:VTIMEZONE") == 1
+    assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+    assert summer_time_years(parse(data)) == set(range(2026, 2032))
+
+
+def test_an_empty_feed_has_no_vtimezone() -> None:
+    assert b"VTIMEZONE" not in feed_calendar([], OFFICE, manage_url_for=lambda b: "", stamp=STAMP)
