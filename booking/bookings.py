@@ -173,7 +173,10 @@ def _validate(
     enforce_notice: bool,
     email_required: bool,
     languages: tuple[str, ...],
+    staff_closures: bool = True,
 ) -> tuple[Service, Slot, dict[str, str | None]]:
+    """Every field problem at once (`InvalidBooking`), else the service, slot and clean fields.
+    `staff_closures=False` leaves the closures entered by staff to the claim of the place."""
     errors: dict[str, list[str]] = {}
 
     def error(field: str, message: str) -> None:
@@ -188,7 +191,11 @@ def _validate(
     if start is None:
         error("start", _("Please choose a time."))
     elif service is not None:
-        found = open_slot(office, service, start, now, enforce_notice=enforce_notice)
+        found = (
+            open_slot(office, service, start, now, enforce_notice=enforce_notice)
+            if staff_closures
+            else check_start(office, service, start, now, (), enforce_notice)
+        )
         if isinstance(found, Unbookable):
             error("start", unbookable_message(found))
         else:
@@ -254,6 +261,7 @@ def book(
         enforce_notice=enforce_notice,
         email_required=email_required,
         languages=languages,
+        staff_closures=False,  # checked by the claim of the place, in the booking's transaction
     )
     with transaction():
         if fields["email"]:
@@ -283,7 +291,7 @@ def book(
         booking = Booking(id=_sql(INSERT_BOOKING, values).scalar_one(), **values)
         make_transient_to_detached(booking)  # it is in the database: the session need not insert it
         db.session.add(booking)
-        _claim_place(service, slot.start, booking)
+        _claim_place(service, slot, booking)
         _audit(booking.id, staff, now, "booked", _iso(slot.start))
         queued = _email_of_change(booking, "confirm", now)
     _after_commit(queued)
@@ -323,24 +331,37 @@ def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
 LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
 # Takes the lowest free place number of a slot in one statement (PostgreSQL and SQLite alike).
 # A concurrent insert of the same place ends in ON CONFLICT DO NOTHING: no row comes back.
+# No place is taken while staff have closed any part of the slot (the closure check costs no
+# statement of its own this way).
 CLAIM_FIRST_FREE_PLACE = text("""
 WITH RECURSIVE places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)
 INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
 SELECT CAST(:service AS VARCHAR(40)), :start, n, :booking FROM places
 WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
+AND NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)
 ORDER BY n LIMIT 1
 ON CONFLICT DO NOTHING
 RETURNING place_no
-""").bindparams(bindparam("start", type_=UTCDateTime()))
+""").bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
 
 
-def _claim_place(service: Service, start: datetime, booking: Booking) -> None:
-    """Take the first free place; the unique key (service, start, place) decides races."""
-    values = {"capacity": service.capacity, "service": service.id, "start": start, "booking": booking.id}
+def _claim_place(service: Service, slot: Slot, booking: Booking) -> None:
+    """Take the first free place of an open slot; the unique key (service, start, place)
+    decides races. Raises `SlotFull`, or `InvalidBooking` when staff have closed the slot."""
+    values = {
+        "capacity": service.capacity,
+        "service": service.id,
+        "start": slot.start,
+        "end": slot.end,
+        "booking": booking.id,
+    }
     while _sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
+        day = slot.start.astimezone(UTC).date()
+        if any(closure.overlaps(slot) for closure in closures_between(day, day)):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
         taken = db.session.scalar(
             select(func.count(SlotClaim.id)).where(
-                SlotClaim.service_id == service.id, SlotClaim.start_at == start
+                SlotClaim.service_id == service.id, SlotClaim.start_at == slot.start
             )
         )
         if taken >= service.capacity:
@@ -509,7 +530,7 @@ def move(
         if not changed:  # cancelled or moved by someone else meanwhile
             raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
         db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
-        _claim_place(service, slot.start, booking)
+        _claim_place(service, slot, booking)
         details = f"{_iso(old_start, office)} -> {_iso(slot.start, office)}"
         reason = (reason or "").strip()
         _audit(booking.id, staff, now, "moved", f"{details}: {reason}" if reason else details)

@@ -20,6 +20,7 @@ from enum import Enum
 from flask import current_app
 from sqlalchemy import Connection, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from booking import clock
 from booking.extensions import db, transaction
@@ -57,7 +58,6 @@ def _setting(name: str) -> float:
 def claim_many(outbox_ids: list[int], now: datetime) -> list[int]:
     """Take the due, unsent rows among these for this worker, in one statement; the rest are
     sent, given up or held by another worker. Returns the ids taken, in order."""
-    lease = timedelta(seconds=_setting("MAIL_LEASE_SECONDS"))
     with transaction():
         taken = db.session.scalars(
             update(Outbox)
@@ -67,7 +67,7 @@ def claim_many(outbox_ids: list[int], now: datetime) -> list[int]:
                 Outbox.failed_at.is_(None),
                 Outbox.next_attempt_at <= now,
             )
-            .values(next_attempt_at=now + lease, attempts=Outbox.attempts + 1)
+            .values(next_attempt_at=lease_end(now), attempts=Outbox.attempts + 1)
             .returning(Outbox.id)
             .execution_options(synchronize_session=False)
         ).all()
@@ -79,13 +79,23 @@ def claim(outbox_id: int, now: datetime) -> bool:
     return claim_many([outbox_id], now) == [outbox_id]
 
 
-def release(outbox_ids: list[int], now: datetime) -> None:
-    """Give claimed rows back unsent and unattempted, due at once (a batch that stopped early)."""
+def lease_end(claimed_at: datetime) -> datetime:
+    """Until when a claim made at `claimed_at` holds its rows (their `next_attempt_at`)."""
+    return claimed_at + timedelta(seconds=_setting("MAIL_LEASE_SECONDS"))
+
+
+def release(outbox_ids: list[int], now: datetime, held_until: datetime) -> None:
+    """Give claimed rows back unsent and unattempted, due at once (a batch that stopped early);
+    only those still held by this claim, not ones another worker took after the lease ran out."""
     if outbox_ids:
         with transaction():
             db.session.execute(
                 update(Outbox)
-                .where(Outbox.id.in_(outbox_ids), Outbox.sent_at.is_(None))
+                .where(
+                    Outbox.id.in_(outbox_ids),
+                    Outbox.sent_at.is_(None),
+                    Outbox.next_attempt_at == held_until,
+                )
                 .values(next_attempt_at=now, attempts=Outbox.attempts - 1)
                 .execution_options(synchronize_session=False)
             )
@@ -125,18 +135,27 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
-def mark_failed(outbox_id: int, now: datetime, error: str, *, permanent: bool = False) -> None:
-    """Try again later with backoff, or give up when permanent or MAIL_GIVE_UP_HOURS have passed."""
+def mark_failed(
+    outbox_id: int, now: datetime, error: str, *, permanent: bool = False, held_until: datetime | None = None
+) -> None:
+    """Try again later with backoff, or give up when permanent or MAIL_GIVE_UP_HOURS have passed.
+    With `held_until`, only while this worker's claim still holds the row."""
     row = db.session.get(Outbox, outbox_id)
     if row is None:
         return
     give_up = permanent or now - row.created_at >= timedelta(hours=_setting("MAIL_GIVE_UP_HOURS"))
-    row.last_error = error[:ERROR_MAX]
+    values: dict[str, object] = {"last_error": error[:ERROR_MAX]}
     if give_up:
-        row.failed_at = now
+        values["failed_at"] = now
     else:
-        row.next_attempt_at = now + backoff(row.attempts)
-    db.session.commit()
+        values["next_attempt_at"] = now + backoff(row.attempts)
+    still_ours = [Outbox.next_attempt_at == held_until] if held_until is not None else []
+    with transaction():
+        db.session.execute(
+            update(Outbox)
+            .where(Outbox.id == outbox_id, Outbox.sent_at.is_(None), *still_ours)
+            .values(**values)
+        )
 
 
 def due_ids(now: datetime, limit: int = 200) -> list[int]:
@@ -285,13 +304,24 @@ class Outcome(Enum):
     RETRY = "retry"  # the mail server is unreachable: stop the batch, try again later
 
 
+def _record_sent(row_id: int, now: datetime, note: str | None, ledger: Connection) -> None:
+    """Mark on the ledger; should its connection have died meanwhile (the database restarted
+    while we talked to the mail server), once more on a fresh one, lest the email go twice."""
+    try:
+        mark_sent(row_id, now, note, ledger)
+    except DBAPIError:
+        log.warning("marking email %s sent failed on the batch's connection; trying a new one", row_id)
+        mark_sent(row_id, now, note)
+
+
 def _send_claimed(
-    row: Outbox, booking: Booking | None, sender: Sender, ledger: Connection, now: datetime
+    row: Outbox, booking: Booking | None, sender: Sender, ledger: Connection, held_until: datetime
 ) -> Outcome:
     """Build, send and record one claimed row."""
+    now = clock.now()
     reason = skip_reason(row, booking, now)
     if reason or booking is None:
-        mark_sent(row.id, now, reason, ledger)
+        _record_sent(row.id, now, reason, ledger)
         return Outcome.DONE
     name = f"{row.id:07d}-{row.dedupe_key}"
     try:
@@ -301,44 +331,44 @@ def _send_claimed(
     except Exception as exc:  # a bad address or a bug: keep the row, show it, try again later
         log.exception("cannot build email %s", name)
         db.session.rollback()
-        mark_failed(
-            row.id, clock.now(), f"cannot build the message: {exc}", permanent=isinstance(exc, ValueError)
-        )
+        error = f"cannot build the message: {exc}"
+        mark_failed(row.id, clock.now(), error, permanent=isinstance(exc, ValueError), held_until=held_until)
         return Outcome.DONE
     try:
         sender.send(message, name)
     except PERMANENT as exc:
         log.warning("email %s refused: %s", name, exc)
-        mark_failed(row.id, clock.now(), f"refused: {exc}", permanent=True)
+        mark_failed(row.id, clock.now(), f"refused: {exc}", permanent=True, held_until=held_until)
         return Outcome.DONE
     except Exception as exc:
         log.warning("email %s not sent, will retry: %s", name, exc)
-        mark_failed(row.id, clock.now(), f"{type(exc).__name__}: {exc}")
+        mark_failed(row.id, clock.now(), f"{type(exc).__name__}: {exc}", held_until=held_until)
         return Outcome.RETRY
-    mark_sent(row.id, clock.now(), None, ledger)
+    _record_sent(row.id, clock.now(), None, ledger)
     return Outcome.SENT
 
 
 def deliver(outbox_ids: Iterable[int]) -> int:
     """Claim these rows at once and send them over one connection; returns how many went out.
     The batch stops early, giving its rest back, when the mail server fails (the rest would
-    likely fail too) or when half the lease has gone (so no row outlives its claim)."""
+    likely fail too) or when half the lease has gone: every send starts with at least half of
+    MAIL_LEASE_SECONDS left, so no other worker takes a row while it is being sent."""
     started = clock.now()
     claimed = claim_many(list(dict.fromkeys(outbox_ids)), started)
     if not claimed:
         return 0
     rows = _claimed_rows(claimed)
-    stop_at = started + timedelta(seconds=_setting("MAIL_LEASE_SECONDS") / 2)
+    held_until = lease_end(started)
+    stop_at = started + (held_until - started) / 2
     sent = 0
     with open_sender(current_app) as sender, autocommit_ledger() as ledger:  # type: ignore[arg-type]
         for index, (row, booking) in enumerate(rows):
-            now = clock.now()
-            if now >= stop_at:
-                release([r.id for r, _ in rows[index:]], now)
+            if clock.now() >= stop_at:
+                release([r.id for r, _ in rows[index:]], clock.now(), held_until)
                 break
-            outcome = _send_claimed(row, booking, sender, ledger, now)
+            outcome = _send_claimed(row, booking, sender, ledger, held_until)
             if outcome is Outcome.RETRY:
-                release([r.id for r, _ in rows[index + 1 :]], clock.now())
+                release([r.id for r, _ in rows[index + 1 :]], clock.now(), held_until)
                 break
             sent += outcome is Outcome.SENT
     return sent

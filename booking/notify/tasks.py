@@ -102,9 +102,12 @@ class Publisher:
     def submit(self, outbox_ids: list[int]) -> None:
         with self.condition:
             self.pending.extend(outbox_ids)
-            if not self.busy:
-                self.busy = True
-                threading.Thread(target=self._run, name="email-publisher", daemon=True).start()
+            if self.busy:
+                self.condition.notify_all()  # a full batch need not wait out the linger
+                return
+            thread = threading.Thread(target=self._run, name="email-publisher", daemon=True)
+            thread.start()  # raises when no thread can be started: nothing is left marked busy
+            self.busy = True
 
     def _run(self) -> None:
         while True:
@@ -141,7 +144,10 @@ def publisher(celery_app: Celery) -> Publisher:
 
 
 def _forget_threads_after_fork() -> None:
-    """A forked child has none of its parent's threads: what they held is the parent's to send."""
+    """A forked child has none of its parent's threads: what they held is the parent's to send,
+    and a lock one of them held would never be released."""
+    global _publishers_lock
+    _publishers_lock = threading.Lock()
     for each in list(_publishers):
         each.pending, each.busy, each.condition = [], False, threading.Condition()
 
@@ -150,9 +156,14 @@ os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 def _after_commit(outbox_ids: list[int]) -> None:
+    """The change is committed whatever happens here: a failure leaves the emails to the relay."""
     celery_app = current_app.extensions.get("celery")
-    if celery_app is not None:
+    if celery_app is None:
+        return
+    try:
         publisher(celery_app).submit(outbox_ids)
+    except Exception:
+        log.exception("could not hand emails %s to the publisher; the relay will send them", outbox_ids)
 
 
 if _after_commit not in bookings.after_commit_hooks:

@@ -101,3 +101,26 @@ def test_the_details_page_already_knows_a_time_staff_closed(app, client, clock):
         follow_redirects=True,
     )
     assert "The office is closed at this time." in response.text
+
+
+def test_a_time_staff_closed_cannot_be_booked_through_the_api_and_takes_no_place(app, client, clock):
+    with app.app_context():
+        office, staff = app.extensions["office"], db.session.get(Staff, create_staff(app))
+        bookings.close(
+            office,
+            datetime.fromisoformat("2027-03-30T08:45+02:00"),  # closes the second half of 08:30-09:00
+            datetime.fromisoformat("2027-03-30T10:00+02:00"),
+            "Teamsitzung",
+            staff,
+            clock.now,
+        )
+    response = client.post(
+        "/api/v1/bookings",
+        json={"service": "beratung", "start": "2027-03-30T08:30", "name": "Anna", "email": "a@example.org"},
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["start"] == ["The office is closed at this time."]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Booking.id))) == 0
+        assert db.session.scalar(select(func.count(SlotClaim.id))) == 0

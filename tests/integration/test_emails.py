@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from icalendar import Calendar
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from booking import bookings
 from booking.extensions import db
@@ -580,6 +581,59 @@ def test_a_batch_that_has_used_half_its_lease_gives_the_rest_back(
     rest = [db.session.get(Outbox, i) for i in ids[1:]]
     assert [(r.sent_at, r.attempts, r.next_attempt_at) for r in rest] == [(None, 0, clock.now)] * 2
     assert tasks.send_email(ids) == 1  # the next task takes them up again, with a fresh lease
+
+
+def test_a_late_batch_gives_back_only_the_rows_it_still_holds(mail_app: Flask, clock: Clock) -> None:
+    ids = book_three(mail_app, clock)
+    first_claim = clock.now
+    assert outbox.claim_many(ids, first_claim) == ids  # worker A, which then stalls
+    clock.now += timedelta(seconds=mail_app.config["MAIL_LEASE_SECONDS"])
+    assert outbox.claim_many(ids[1:], clock.now) == ids[1:]  # B takes two once A's lease ran out
+
+    outbox.release(ids, clock.now, outbox.lease_end(first_claim))  # A wakes and gives its rest back
+    outbox.mark_failed(ids[1], clock.now, "late", held_until=outbox.lease_end(first_claim))
+    db.session.expire_all()
+    rows = [db.session.get(Outbox, i) for i in ids]
+    assert (rows[0].attempts, rows[0].next_attempt_at) == (0, clock.now)  # still A's: given back
+    assert [(r.attempts, r.next_attempt_at, r.last_error) for r in rows[1:]] == [
+        (2, outbox.lease_end(clock.now), None)
+    ] * 2  # B's: untouched
+
+
+def test_a_sent_email_is_recorded_even_when_the_batch_connection_died(
+    mail_app: Flask, clock: Clock, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = outbox.autocommit_ledger
+
+    @contextmanager
+    def dying_ledger() -> Iterator[Connection]:
+        with opened() as ledger:
+            ledger.connection.dbapi_connection.close()  # as if the database restarted meanwhile
+            yield ledger
+
+    monkeypatch.setattr(outbox, "autocommit_ledger", dying_ledger)
+    ids = book_three(mail_app, clock)
+    assert tasks.send_email(ids) == 3
+    assert relay() == 0
+    assert len(sink.messages) == 3
+
+
+def test_a_booking_stands_when_no_publishing_thread_can_start(
+    app: Flask, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    publisher = tasks.publisher(app.extensions["celery"])
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", cannot_start)
+        with app.app_context():
+            booking = book(app, clock)
+    assert not publisher.busy  # the next booking publishes again
+    with app.app_context():
+        assert outbox_row(f"confirm:{booking.id}").sent_at is None  # left to the relay
+        book(app, clock, email="other@example.org")
+    assert publisher.flush()
 
 
 def test_an_email_held_by_a_worker_that_died_is_sent_when_its_lease_ends(
