@@ -22,9 +22,9 @@ from sqlalchemy import Connection, func, select, update
 
 from booking import bookings
 from booking.extensions import db
-from booking.models import Booking, Outbox
+from booking.models import AuditEvent, Booking, Outbox
 from booking.notify import outbox, tasks
-from tests.conftest import FIXED_NOW, Clock
+from tests.conftest import FIXED_NOW, Clock, make_app
 from tests.mailsink import Handler, Received, SmtpSink, free_port
 
 # Tuesday after Easter, 08:30 in Heinsberg, in the first week of summer time.
@@ -772,3 +772,23 @@ def test_without_starttls_a_server_that_requires_it_gets_nothing(app_with, clock
         assert server.messages == []
     finally:
         server.stop()
+
+
+def test_on_the_laptop_database_too_each_change_writes_its_audit_entry_and_email(
+    clock: Clock, tmp_path: Path
+) -> None:
+    """`make run` uses SQLite, where the audit entry and the email take two statements (CI runs
+    the rest of this suite on PostgreSQL, where they take one)."""
+    app = make_app(f"sqlite:///{tmp_path / 'laptop.db'}", clock, str(tmp_path / "instance"))
+    with app.app_context():
+        db.create_all()
+        booking = book(app, clock)
+        office = app.extensions["office"]
+        bookings.move(office, booking, TUESDAY_0830 + timedelta(minutes=30), clock.now)
+        bookings.cancel(booking, clock.now)
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.booking_id == booking.id).order_by(AuditEvent.id)
+        ).all()
+        keys = db.session.scalars(select(Outbox.dedupe_key).order_by(Outbox.id)).all()
+    assert actions == ["booked", "moved", "cancelled"]
+    assert keys == [f"confirm:{booking.id}", f"move:{booking.id}:1", f"cancel:{booking.id}:2"]
