@@ -7,6 +7,7 @@ so a burst of bookings travels in a few tasks (see `Publisher`), each sent over 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -124,7 +125,7 @@ class Publisher:
                 log.exception("could not enqueue emails %s", batch)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted is published (tests, shutdown); False on timeout."""
+        """Wait until everything submitted is published (tests, exit); False on timeout."""
         with self.condition:
             return self.condition.wait_for(lambda: not self.busy and not self.pending, timeout)
 
@@ -152,7 +153,14 @@ def _forget_threads_after_fork() -> None:
         each.pending, each.busy, each.condition = [], False, threading.Condition()
 
 
+def _flush_at_exit() -> None:
+    """A process shutting down (a gunicorn restart) first publishes what it still holds."""
+    for each in list(_publishers):
+        each.flush(timeout=3.0)
+
+
 os.register_at_fork(after_in_child=_forget_threads_after_fork)
+atexit.register(_flush_at_exit)
 
 
 def _after_commit(outbox_ids: list[int]) -> None:

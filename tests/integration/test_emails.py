@@ -7,6 +7,7 @@ import base64
 import json
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -792,3 +793,31 @@ def test_on_the_laptop_database_too_each_change_writes_its_audit_entry_and_email
         keys = db.session.scalars(select(Outbox.dedupe_key).order_by(Outbox.id)).all()
     assert actions == ["booked", "moved", "cancelled"]
     assert keys == [f"confirm:{booking.id}", f"move:{booking.id}:1", f"cancel:{booking.id}:2"]
+
+
+EXITING_PROCESS = """
+import sys
+from datetime import UTC, datetime
+from booking import bookings, create_app
+from booking.extensions import db
+
+now = datetime(2027, 3, 26, 9, 0, tzinfo=UTC)
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "INSTANCE_PATH": sys.argv[2],
+                  "SECRET_KEY": "test", "CLOCK": lambda: now})
+with app.app_context():
+    db.create_all()
+    request = bookings.BookingRequest("beratung", datetime(2027, 3, 30, 6, 30, tzinfo=UTC), "Anna",
+                                      "anna@example.org")
+    bookings.book(app.extensions["office"], request, now)
+"""  # books and exits at once, inside the publisher's linger
+
+
+def test_a_process_that_exits_right_after_a_booking_still_hands_its_email_over(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    subprocess.run(
+        [sys.executable, "-c", EXITING_PROCESS, f"sqlite:///{tmp_path / 'exit.db'}", str(instance)],
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert len(list((instance / "broker" / "queue").glob("*.msg"))) == 1
