@@ -359,6 +359,10 @@ def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, ob
         "gthread",
         "--threads",
         "4",
+        # wrk's keep-alive connections spread evenly over the workers; else one worker may take
+        # most of them and a run measures one core (the runs varied by 2x before)
+        "--worker-connections",
+        str(max(1, CLIENTS // CORES)),
         "-b",
         f"127.0.0.1:{port}",
         "--log-level",
