@@ -341,6 +341,13 @@ def main() -> int:  # noqa: C901  (one linear script)
     return 0
 
 
+def free_starts(base: str, service: str, today: date) -> list[str]:
+    """The starts with a free place from tomorrow on, as the API lists them."""
+    first, last = today + timedelta(days=1), today + timedelta(days=55)
+    url = f"{base}/api/v1/slots?service={service}&from={first.isoformat()}&to={last.isoformat()}"
+    return [s["start"] for s in json.loads(urllib.request.urlopen(url).read())["slots"] if s["available"]]
+
+
 def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]  # noqa: C901
     """Slots and bookings through gunicorn against their bare baselines, and all POSTs on one slot."""
     port = free_port()
@@ -389,16 +396,7 @@ def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, ob
             "baseline_bytes": bare_size,
         }
 
-        starts = [
-            s["start"]
-            for s in json.loads(
-                urllib.request.urlopen(
-                    f"{base}/api/v1/slots?service=sprechstunde&from={(today + timedelta(days=1)).isoformat()}"
-                    f"&to={(today + timedelta(days=55)).isoformat()}"
-                ).read()
-            )["slots"]
-            if s["available"]
-        ]
+        starts = free_starts(base, "sprechstunde", today)
         post = Path(__file__).with_name("post.lua")
         spread = {
             "BENCH_PATH": "/api/v1/bookings",
@@ -422,16 +420,7 @@ def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, ob
             "statuses": [status_counts(str(r["status"])) for r in booking_runs],
         }
 
-        one = [
-            s["start"]
-            for s in json.loads(
-                urllib.request.urlopen(
-                    f"{base}/api/v1/slots?service=beratung&from={(today + timedelta(days=1)).isoformat()}"
-                    f"&to={(today + timedelta(days=55)).isoformat()}"
-                ).read()
-            )["slots"]
-            if s["available"]
-        ][-1]
+        one = free_starts(base, "beratung", today)[-1]
         capacity = office.service("beratung").capacity
         with app.app_context():  # empty that slot, so the whole capacity is up for grabs
             from booking.extensions import db
