@@ -118,6 +118,21 @@ class Outbox(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    @staticmethod
+    def row(kind: str, booking_id: int, sequence: int, now: datetime) -> dict[str, object]:
+        """The columns of a new email, due at once. Its key keeps it single: a confirmation once
+        per booking; a cancellation, move or reminder once per booking and sequence."""
+        key = f"{kind}:{booking_id}" if kind == "confirm" else f"{kind}:{booking_id}:{sequence}"
+        return {
+            "dedupe_key": key,
+            "kind": kind,
+            "booking_id": booking_id,
+            "sequence": sequence,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+
     @property
     def undelivered(self) -> bool:
         """Not sent, and failing or given up (what staff must know about)."""

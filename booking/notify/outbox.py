@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from booking import clock
-from booking.extensions import db, transaction
+from booking.extensions import db, on_postgresql, sql, transaction
 from booking.models import Booking, Outbox
 from booking.notify import messages
 from booking.notify.delivery import Sender, open_sender
@@ -119,7 +119,7 @@ def mark_sent(
         ledger.execute(MARK_SENT, values)
         return
     with transaction():
-        db.session.connection().execute(MARK_SENT, values)
+        sql(MARK_SENT, values)
 
 
 @contextmanager
@@ -186,8 +186,7 @@ def pending_reminder_ids(now: datetime) -> list[int]:
 
 
 def _insert_ignoring_duplicates(values: dict[str, object]) -> bool:
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if on_postgresql() else sqlite.insert
     statement = (
         insert(Outbox)
         .values(**values)
@@ -225,17 +224,7 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
         for booking_id, start_at, created_at, sequence in candidates:
             if created_at >= start_at - lead:
                 continue  # booked after the reminder moment: the confirmation is reminder enough
-            added += _insert_ignoring_duplicates(
-                {
-                    "dedupe_key": f"reminder:{booking_id}:{sequence}",
-                    "kind": "reminder",
-                    "booking_id": booking_id,
-                    "sequence": sequence,
-                    "created_at": queued_at,
-                    "next_attempt_at": queued_at,
-                    "attempts": 0,
-                }
-            )
+            added += _insert_ignoring_duplicates(Outbox.row("reminder", booking_id, sequence, queued_at))
     return added
 
 
