@@ -134,10 +134,13 @@ def open_slot(
     found = check_start(office, service, start, now, (), enforce_notice)
     if isinstance(found, Unbookable):
         return found
-    day = found.start.date()
-    if any(closure.overlaps(found) for closure in closures_between(day, day)):
-        return Unbookable.CLOSED
-    return found
+    return Unbookable.CLOSED if _closed(found) else found
+
+
+def _closed(slot: Slot) -> bool:
+    """Whether staff have closed any part of the slot."""
+    day = slot.start.date()
+    return any(closure.overlaps(slot) for closure in closures_between(day, day))
 
 
 def _audit(
@@ -349,8 +352,7 @@ def _claim_place(service: Service, slot: Slot, booking: Booking) -> None:
         "booking": booking.id,
     }
     while sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
-        day = slot.start.astimezone(UTC).date()
-        if any(closure.overlaps(slot) for closure in closures_between(day, day)):
+        if _closed(slot):
             raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
         taken = db.session.scalar(
             select(func.count(SlotClaim.id)).where(
@@ -569,9 +571,9 @@ def mark_attendance(
 
 def close(
     office: Office, start: datetime, end: datetime, reason: str, staff: Staff, now: datetime
-) -> tuple[ClosureRow, list[Booking]]:
+) -> ClosureRow:
     """Close the office from `start` to `end` for new bookings. Existing bookings stay; the
-    active ones inside are returned so staff can move or cancel them (with notification)."""
+    closure's page lists the active ones inside so staff can move or cancel them."""
     errors: dict[str, list[str]] = {}
     reason = reason.strip() if reason else ""
     if not reason:
@@ -585,7 +587,7 @@ def close(
         db.session.add(closure)
         db.session.flush()
         _audit(None, staff, now, "closed", f"{_iso(start, office)} – {_iso(end, office)}: {reason}")
-    return closure, bookings_in(start, end)
+    return closure
 
 
 def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool:

@@ -88,9 +88,8 @@ def _staff_commands(app: Flask) -> None:
 
 def _email_commands(app: Flask) -> None:
     """Reminders by hand (issue 3); beat runs the same scan every REMINDER_SCAN_SECONDS."""
-    from datetime import datetime
 
-    from booking import clock, current_office
+    from booking import bookings, clock, current_office
     from booking.notify import outbox, tasks
 
     @app.cli.command("send-reminders")
@@ -100,14 +99,10 @@ def _email_commands(app: Flask) -> None:
         office = current_office()
         now = clock.now()
         if as_of:
-            try:
-                now = datetime.fromisoformat(as_of)
-            except ValueError as error:
-                raise click.BadParameter(
-                    "use ISO 8601, e.g. 2027-03-29T08:00+02:00", param_hint="--as-of"
-                ) from error
-            if now.tzinfo is None:
-                now = now.replace(tzinfo=office.timezone)
+            moment = bookings.parse_start(as_of, office)  # without an offset: office time
+            if moment is None:
+                raise click.BadParameter("use ISO 8601, e.g. 2027-03-29T08:00+02:00", param_hint="--as-of")
+            now = moment
         added = outbox.scan_reminders(office, now, queued_at=min(now, clock.now()))
         pending = outbox.pending_reminder_ids(now)
         queued = tasks.enqueue(pending)

@@ -370,7 +370,7 @@ def close() -> Response | tuple[str, int]:
             form.end.errors = [_("Give both times, or neither for the whole day.")]
         else:
             try:
-                closure, _inside = bookings.close(office, start, end, form.reason.data or "", me(), now)
+                closure = bookings.close(office, start, end, form.reason.data or "", me(), now)
             except bookings.InvalidClosure as invalid:
                 status = 422
                 for field, messages in invalid.errors.items():
