@@ -26,7 +26,7 @@ from booking.office import Office
 from booking.schedule import Unbookable, local_today, window
 from booking.web.forms import booking_request
 from booking.web.staff_forms import ActionForm, CallerBookingForm, CloseForm, LoginForm, MoveForm, ReasonForm
-from booking.web.templating import LANGUAGE_NAMES
+from booking.web.templating import language_choices
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 feed_bp = Blueprint("feed", __name__)
@@ -127,11 +127,9 @@ def login() -> Response | tuple[str, int] | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    if ActionForm().validate():
-        logout_user()
-        flash(_("You are signed out."), "success")
-        return redirect(url_for("staff.login"))
-    abort(400)
+    logout_user()  # CSRFProtect has checked the form's token before this view runs
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("staff.login"))
 
 
 # --- calendar ---------------------------------------------------------------------------
@@ -165,7 +163,6 @@ def day() -> str:
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
         action_form=ActionForm(),
-        back=request.full_path.rstrip("?"),
     )
 
 
@@ -194,7 +191,7 @@ def book() -> Response | tuple[str, int]:
         return redirect(url_for("staff.day", date=start.astimezone(office.timezone).date().isoformat()))
     form = CallerBookingForm()
     languages = current_app.config["LANGUAGES"]
-    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
+    form.language.choices = language_choices()
     if not form.language.data:
         form.language.data = languages[0]
     status = 200
@@ -202,7 +199,7 @@ def book() -> Response | tuple[str, int]:
         try:
             booking = bookings.book(
                 office,
-                booking_request(form, service.id, slot.start, form.language.data or languages[0]),
+                booking_request(form, service.id, slot.start, form.language.data),
                 now,
                 enforce_notice=False,
                 email_required=False,
@@ -336,7 +333,7 @@ def attendance(booking_id: int) -> Response:
     booking = _booking_or_404(booking_id)
     value = {"attended": True, "no_show": False, "clear": None}
     choice = request.form.get("attended", "")
-    if not ActionForm().validate() or choice not in value:
+    if choice not in value:
         abort(400)
     try:
         bookings.mark_attendance(office, booking, value[choice], me(), clock.now())
@@ -403,8 +400,6 @@ def closure(closure_id: int) -> str:
 def reopen(closure_id: int) -> Response:
     office = current_office()
     found = staff_calendar.get_closure(closure_id) or abort(404)
-    if not ActionForm().validate():
-        abort(400)
     day = found.start_at.astimezone(office.timezone).date()
     if bookings.reopen(office, closure_id, me(), clock.now()):
         flash(_("The closure is removed; the times can be booked again."), "success")
@@ -453,6 +448,7 @@ def export() -> Response:
             _("Reason for cancelling"),
         ]
     )
+    language = str(get_locale())
     for booking in staff_calendar.bookings_between(office, first, last):
         service = office.service(booking.service_id)
         start, end = booking.start_at.astimezone(office.timezone), booking.end_at.astimezone(office.timezone)
@@ -461,7 +457,7 @@ def export() -> Response:
                 start.date().isoformat(),
                 start.strftime("%H:%M"),
                 end.strftime("%H:%M"),
-                service.name(_language()) if service else booking.service_id,
+                service.name(language) if service else booking.service_id,
                 booking.reference,
                 _csv_safe(booking.name),
                 _csv_safe(booking.phone),
@@ -472,14 +468,8 @@ def export() -> Response:
                 _csv_safe(booking.cancel_reason),
             ]
         )
-    response = Response(out.getvalue(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="termine-{first}-{last}.csv"'
-    return response
-
-
-def _language() -> str:
-    return str(get_locale() or current_app.config["LANGUAGES"][0])
+    disposition = f'attachment; filename="termine-{first}-{last}.csv"'
+    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 @bp.get("/feed")
@@ -494,8 +484,6 @@ def feed_settings() -> str:
 
 @bp.post("/feed/rotate")
 def rotate_feed() -> Response:
-    if not ActionForm().validate():
-        abort(400)
     feeds.rotate(clock.now())
     flash(_("The calendar feed has a new address. The old one no longer works."), "success")
     return redirect(url_for("staff.feed_settings"))
@@ -520,7 +508,6 @@ def calendar(token: str) -> Response:
         active_only=True,
     )
     data = feed_calendar(found, office, manage_url_for=_detail_url, stamp=now)
-    response = Response(data, mimetype="text/calendar")
-    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
-    response.headers["Content-Disposition"] = 'inline; filename="termine.ics"'
-    return response
+    return Response(
+        data, mimetype="text/calendar", headers={"Content-Disposition": 'inline; filename="termine.ics"'}
+    )

@@ -42,6 +42,11 @@ def init_app(app: Flask) -> None:
             "office": current_app.extensions["office"],
             "language": language,
             "text_direction": "rtl" if language in RTL else "ltr",
-            "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]],
+            "languages": language_choices(),
             "current_path": request.full_path.rstrip("?") if request else "/",
         }
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """Each language of the service with its name in that language."""
+    return [(code, LANGUAGE_NAMES.get(code, code)) for code in current_app.config["LANGUAGES"]]
