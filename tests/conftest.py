@@ -88,6 +88,15 @@ def make_app(uri: str, clock: Clock, instance: str, **overrides: object) -> Flas
     return create_app(config)
 
 
+def snapshot(app: Flask) -> dict[str, int]:
+    """Row counts of every table: a rejected request must leave them all as they were."""
+    with app.app_context():
+        return {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+        }
+
+
 @pytest.fixture
 def app_with(database_uri: str, clock: Clock, tmp_path) -> Iterator[Callable[..., Flask]]:  # type: ignore[no-untyped-def]
     """Build apps with settings of their own (rate limits, CSRF, a cache) on this test's fresh

@@ -8,24 +8,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Booking
+from tests.conftest import snapshot
 
 # FIXED_NOW is Good Friday 2027-03-26, 10:00 in Heinsberg; Easter Monday is closed too,
 # so the first free slot is Tuesday 30 March 08:30 summer time.
 FIRST = "2027-03-30T08:30:00+02:00"
 SECOND = "2027-03-30T09:00:00+02:00"
-
-
-def snapshot(app: Flask) -> dict[str, int]:
-    """Row counts of every table: a rejected request must leave them all as they were."""
-    with app.app_context():
-        return {
-            table.name: db.session.scalar(select(func.count()).select_from(table))
-            for table in db.metadata.sorted_tables
-        }
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -650,31 +651,38 @@ def test_an_email_held_by_a_worker_that_died_is_sent_when_its_lease_ends(
     assert len(sink.messages) == 1
 
 
-def test_smtp_login_is_used_when_configured(app_with, clock: Clock) -> None:
-    from aiosmtpd.smtp import AuthResult
-
-    logins: list[tuple[bytes, bytes]] = []
-
-    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
-        logins.append((data.login, data.password))
-        return AuthResult(success=data.password == b"s3cret")
-
-    server = SmtpSink(authenticator=authenticator, auth_require_tls=False).start()
-    app = app_with(
-        MAIL_BACKEND="smtp",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=server.port,
-        SMTP_USERNAME="termine",
-        SMTP_PASSWORD="s3cret",
-    )
+@contextmanager
+def booked_through(app_with, clock: Clock, server: SmtpSink, **smtp: object) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    """One booking in an app that sends to `server` with these SMTP settings; the server stops
+    afterwards."""
+    app = app_with(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=server.port, **smtp)
     try:
         with app.app_context():
             book(app, clock)
-            assert relay() == 1
-        assert logins == [(b"termine", b"s3cret")]
-        assert len(server.messages) == 1
+            yield app
     finally:
         server.stop()
+
+
+def password_checker(logins: list[object], record: Callable[[Any], object]) -> Callable[..., Any]:
+    """An aiosmtpd authenticator that notes each login and accepts the password "s3cret"."""
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+        logins.append(record(data))
+        return AuthResult(success=data.password == b"s3cret")
+
+    return authenticator
+
+
+def test_smtp_login_is_used_when_configured(app_with, clock: Clock) -> None:
+    logins: list[object] = []
+    checker = password_checker(logins, lambda data: (data.login, data.password))
+    server = SmtpSink(authenticator=checker, auth_require_tls=False).start()
+    with booked_through(app_with, clock, server, SMTP_USERNAME="termine", SMTP_PASSWORD="s3cret"):
+        assert relay() == 1
+    assert logins == [(b"termine", b"s3cret")]
+    assert len(server.messages) == 1
 
 
 def test_a_reminder_whose_appointment_has_begun_is_skipped(
@@ -729,50 +737,31 @@ def test_smtp_starttls_and_login_are_used_when_configured(
     app_with, clock: Clock, tmp_path: Path, monkeypatch
 ):
     """A server that insists on STARTTLS before AUTH, with a certificate the test makes and trusts."""
-    from aiosmtpd.smtp import AuthResult
-
     cert, server_tls = self_signed_tls(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts exactly this certificate
-    logins: list[bytes] = []
-
-    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
-        logins.append(data.login)
-        return AuthResult(success=data.password == b"s3cret")
-
+    logins: list[object] = []
     server = SmtpSink(
-        authenticator=authenticator, tls_context=server_tls, require_starttls=True, auth_require_tls=True
+        authenticator=password_checker(logins, lambda data: data.login),
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_require_tls=True,
     ).start()
-    app = app_with(
-        MAIL_BACKEND="smtp",
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=server.port,
-        SMTP_STARTTLS=True,
-        SMTP_USERNAME="termine",
-        SMTP_PASSWORD="s3cret",
-    )
-    try:
-        with app.app_context():
-            book(app, clock)
-            assert relay() == 1
-        assert logins == [b"termine"]
-        assert len(server.messages) == 1
-    finally:
-        server.stop()
+    with booked_through(
+        app_with, clock, server, SMTP_STARTTLS=True, SMTP_USERNAME="termine", SMTP_PASSWORD="s3cret"
+    ):
+        assert relay() == 1
+    assert logins == [b"termine"]
+    assert len(server.messages) == 1
 
 
 def test_without_starttls_a_server_that_requires_it_gets_nothing(app_with, clock: Clock, tmp_path: Path):
     _cert, server_tls = self_signed_tls(tmp_path)
     server = SmtpSink(tls_context=server_tls, require_starttls=True).start()
-    app = app_with(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
-    try:
-        with app.app_context():
-            book(app, clock)
-            assert relay() == 0  # refused, kept for a retry
-            row = db.session.scalar(select(Outbox))
-            assert row.sent_at is None and row.last_error
-        assert server.messages == []
-    finally:
-        server.stop()
+    with booked_through(app_with, clock, server):
+        assert relay() == 0  # refused, kept for a retry
+        row = db.session.scalar(select(Outbox))
+        assert row.sent_at is None and row.last_error
+    assert server.messages == []
 
 
 def test_on_the_laptop_database_too_each_change_writes_its_audit_entry_and_email(

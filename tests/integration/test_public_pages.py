@@ -15,20 +15,12 @@ from sqlalchemy import func, select
 from booking import bookings
 from booking.extensions import db
 from booking.models import Booking, SlotClaim
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, snapshot
 
 EN = {"Accept-Language": "en"}
 # FIXED_NOW is Good Friday 2027-03-26; Easter Monday is closed: the first free time is Tuesday 30 March.
 FIRST = "2027-03-30T08:30:00+02:00"
 DETAILS = f"/book/beratung/details?start={quote(FIRST)}"
-
-
-def snapshot(app: Flask) -> dict[str, int]:
-    with app.app_context():
-        return {
-            table.name: db.session.scalar(select(func.count()).select_from(table))
-            for table in db.metadata.sorted_tables
-        }
 
 
 def details(**overrides: str | None) -> dict[str, str]:
