@@ -34,7 +34,7 @@ from booking.extensions import db, on_postgresql, sql, transaction
 from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
-from booking.schedule import Closure, Slot, Unbookable, bookable_slots, check_start, window
+from booking.schedule import Closure, Slot, Unbookable, bookable_slots, check_start, local_bounds, window
 
 NAME_MAX = 100
 NOTE_MAX = 1000
@@ -476,9 +476,7 @@ def availability(
     last_day = min(last_day, horizon)
     if first_day > last_day:
         return []
-    low = datetime.combine(first_day, time(), tzinfo=office.timezone)
-    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=office.timezone)
-    taken, closures = _taken_and_closures(service, low, high)
+    taken, closures = _taken_and_closures(service, *local_bounds(office, first_day, last_day))
     slots = bookable_slots(office, service, first_day, last_day, now, closures)
     return [(slot, max(service.capacity - taken.get(slot.start_utc, 0), 0)) for slot in slots]
 

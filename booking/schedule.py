@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from functools import cached_property, lru_cache
 
@@ -102,6 +102,13 @@ def _normalise(moment: datetime) -> datetime:
 
 def local_today(office: Office, now: datetime) -> date:
     return now.astimezone(office.timezone).date()
+
+
+def local_bounds(office: Office, first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """Local midnight of `first_day` to local midnight after `last_day` (exact across DST)."""
+    low = datetime.combine(first_day, time(), tzinfo=office.timezone)
+    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=office.timezone)
+    return low, high
 
 
 def window(office: Office, now: datetime) -> tuple[datetime, date]:

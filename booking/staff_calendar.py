@@ -4,17 +4,16 @@ queries, one per page; every change goes through `booking.bookings`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from booking.bookings import closures_between
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
 from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
-from booking.schedule import Closure, day_slots, window
+from booking.schedule import Closure, day_slots, local_bounds, window
 
 
 def get_by_id(booking_id: int) -> Booking | None:
@@ -27,7 +26,7 @@ def get_closure(closure_id: int) -> ClosureRow | None:
 
 def closures_on(office: Office, first_day: date, last_day: date) -> list[ClosureRow]:
     """The closure rows that touch these local days, for listing and reopening."""
-    low, high = _local_bounds(office, first_day, last_day)
+    low, high = local_bounds(office, first_day, last_day)
     return list(
         db.session.scalars(
             select(ClosureRow)
@@ -37,19 +36,11 @@ def closures_on(office: Office, first_day: date, last_day: date) -> list[Closure
     )
 
 
-def _local_bounds(office: Office, first_day: date, last_day: date) -> tuple[datetime, datetime]:
-    """Local midnight of `first_day` to local midnight after `last_day` (exact across DST)."""
-    tz = office.timezone
-    low = datetime.combine(first_day, time(), tzinfo=tz)
-    high = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=tz)
-    return low, high
-
-
 def bookings_between(
     office: Office, first_day: date, last_day: date, *, active_only: bool = False
 ) -> list[Booking]:
     """Bookings starting on these local days, in time order, from one query."""
-    low, high = _local_bounds(office, first_day, last_day)
+    low, high = local_bounds(office, first_day, last_day)
     query = select(Booking).where(Booking.start_at >= low, Booking.start_at < high)
     if active_only:
         query = query.where(Booking.status == "confirmed")
@@ -141,7 +132,7 @@ class WeekCell:
 def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]:
     """Per day of the week, each slot with its booked and free count, from one grouped query."""
     last = monday + timedelta(days=6)
-    low, high = _local_bounds(office, monday, last)
+    low, high = local_bounds(office, monday, last)
     counts = {
         (service_id, start): count
         for service_id, start, count in db.session.execute(
@@ -150,7 +141,7 @@ def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]
             .group_by(Booking.service_id, Booking.start_at)
         ).all()
     }
-    periods = closures_between(monday, last)
+    periods = [Closure(c.start_at, c.end_at) for c in closures_on(office, monday, last)]
     week: list[tuple[date, list[WeekCell]]] = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
