@@ -60,12 +60,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         _tune_sqlite(db.engine)
 
     from booking import cli, errors, security
-    from booking.web import api, public, staff, templating
+    from booking.web import (  # noqa: F401
+        api,
+        public,
+        staff,
+        staff_absences,
+        staff_accounts,
+        staff_base,
+        staff_closures,
+        staff_exports,
+        templating,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(staff.bp)
-    app.register_blueprint(staff.feed_bp)
+    app.register_blueprint(staff_base.bp)  # the routes of the staff_* modules above
+    app.register_blueprint(staff_base.feed_bp)
     csrf.exempt(api.bp)
     templating.init_app(app)
     errors.init_app(app)

@@ -1,18 +1,26 @@
-"""Staff accounts: create, sign in, disable. Passwords are stored as scrypt hashes only."""
+"""Staff accounts: create and change them (role, services, languages, weekly hours), enable and
+disable them, check and change passwords. Passwords are stored as scrypt hashes only."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, time
 from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from booking.extensions import db
-from booking.models import Staff
+from booking import languages as language_names
+from booking import rota, staff_sessions
+from booking.extensions import db, transaction
+from booking.models import ROLES, CounsellorHours, Staff
+from booking.office import Office, Period
 
 PASSWORD_MIN = 10
+NAME_MAX = 100
 
 
 @cache
@@ -23,7 +31,12 @@ def _dummy_hash() -> str:
 
 
 class AccountError(ValueError):
-    """The account cannot be created or changed; the message says why (English, for the CLI)."""
+    """The account cannot be created or changed: {field: [messages]} (translated; the commands
+    print them in English)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+        self.errors = errors
 
 
 def normalise_email(email: str) -> str:
@@ -34,28 +47,154 @@ def get_by_email(email: str) -> Staff | None:
     return db.session.scalar(select(Staff).where(func.lower(Staff.email) == normalise_email(email)))
 
 
-def create_staff(email: str, name: str, password: str, now: datetime) -> Staff:
-    """A new active account; `AccountError` for a bad address, short password or taken address."""
+def get(staff_id: int) -> Staff | None:
+    return db.session.get(Staff, staff_id)
+
+
+def all_accounts() -> list[Staff]:
+    """Every account, active ones first, then by name."""
+    return list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name, Staff.id)))
+
+
+def counsellors(*, active_only: bool = True) -> list[Staff]:
+    query = select(Staff).where(Staff.role == "counsellor")
+    if active_only:
+        query = query.where(Staff.active.is_(True))
+    return list(db.session.scalars(query.order_by(Staff.name, Staff.id)))
+
+
+def _profile_errors(
+    office: Office, name: str, role: str, services: Iterable[str] | None, languages: Iterable[str]
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = [_("Please enter a name.")]
+    elif len(name.strip()) > NAME_MAX:
+        errors["name"] = [_("Please enter at most %(max)d characters.", max=NAME_MAX)]
+    if role not in ROLES:
+        errors["role"] = [_("Please choose a role: admin, reception or counsellor.")]
+    unknown = sorted(set(services or ()) - {s.id for s in office.services})
+    if unknown:
+        errors["services"] = [_("There is no service %(ids)s.", ids=", ".join(unknown))]
+    languages = list(languages)
+    wrong = [code for code in languages if not language_names.is_known(code)]
+    if wrong:
+        errors["languages"] = [_("Unknown language code: %(codes)s.", codes=", ".join(wrong))]
+    elif role == "counsellor" and not languages:
+        errors["languages"] = [_("Please choose at least one language of counselling.")]
+    return errors
+
+
+def create_staff(
+    email: str,
+    name: str,
+    password: str | None,
+    now: datetime,
+    *,
+    office: Office | None = None,
+    role: str = "reception",
+    services: Sequence[str] | None = None,
+    languages: Sequence[str] = ("de",),
+) -> Staff:
+    """A new active account; `AccountError` names each field that is wrong. Without a password
+    the account cannot sign in until its owner chooses one from a reset link."""
+    errors: dict[str, list[str]] = {}
+    address = ""
     try:
         address = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(f"not a valid email address: {email!r}") from exc
-    if not name.strip():
-        raise AccountError("the name must not be empty")
-    if len(password) < PASSWORD_MIN:
-        raise AccountError(f"the password must have at least {PASSWORD_MIN} characters")
-    if get_by_email(address) is not None:
-        raise AccountError(f"an account for {address} exists already")
-    staff = Staff(
-        email=address,
-        name=name.strip()[:100],
-        password_hash=generate_password_hash(password, method="scrypt"),
-        active=True,
-        created_at=now,
-    )
-    db.session.add(staff)
-    db.session.commit()
+    except EmailNotValidError:
+        errors["email"] = [_("Please enter a valid email address, for example name@example.org.")]
+    if password is not None and len(password) < PASSWORD_MIN:
+        errors["password"] = [_("The password must have at least %(min)d characters.", min=PASSWORD_MIN)]
+    if office is not None:
+        errors.update(_profile_errors(office, name, role, services, languages))
+    elif not name.strip():
+        errors["name"] = [_("Please enter a name.")]
+    if address and get_by_email(address) is not None:
+        errors["email"] = [_("An account for %(email)s exists already.", email=address)]
+    if errors:
+        raise AccountError(errors)
+    with transaction():
+        staff = Staff(
+            email=address,
+            name=name.strip()[:NAME_MAX],
+            password_hash=generate_password_hash(password or secrets.token_urlsafe(32), method="scrypt"),
+            active=True,
+            created_at=now,
+            role=role,
+            languages=",".join(dict.fromkeys(languages)) or "de",
+            services=None if services is None else ",".join(dict.fromkeys(services)),
+            custom_hours=False,
+        )
+        db.session.add(staff)
     return staff
+
+
+def update_profile(
+    office: Office,
+    staff: Staff,
+    *,
+    name: str,
+    role: str,
+    services: Sequence[str] | None,
+    languages: Sequence[str],
+) -> Staff:
+    """Change an account's name, role, services given (None: all) and languages of counselling.
+    Appointments already assigned stay; those the counsellor can no longer take are listed as
+    needing a counsellor."""
+    errors = _profile_errors(office, name, role, services, languages)
+    if errors:
+        raise AccountError(errors)
+    with transaction():
+        staff.name = name.strip()
+        staff.role = role
+        staff.services = None if services is None else ",".join(dict.fromkeys(services))
+        staff.languages = ",".join(dict.fromkeys(languages)) or "de"
+    return staff
+
+
+def set_hours(office: Office, staff: Staff, hours: Mapping[int, Sequence[Period]] | None) -> Staff:
+    """Set a counsellor's weekly hours (weekday 0 = Monday -> periods), or None for the office's
+    opening hours. Each period must lie inside the opening hours of its day."""
+    if hours is not None:
+        errors: dict[str, list[str]] = {}
+        for weekday, periods in sorted(hours.items()):
+            problem = rota.check_hours(office, weekday, periods)
+            if problem is rota.HoursProblem.OVERLAP:
+                errors[f"hours_{weekday}"] = [_("These periods overlap.")]
+            elif problem is rota.HoursProblem.OUTSIDE:
+                errors[f"hours_{weekday}"] = [_("The hours must lie inside the opening hours of this day.")]
+        if errors:
+            raise AccountError(errors)
+    with transaction():
+        db.session.execute(delete(CounsellorHours).where(CounsellorHours.staff_id == staff.id))
+        staff.custom_hours = hours is not None
+        for weekday, periods in sorted((hours or {}).items()):
+            for period in periods:
+                db.session.add(
+                    CounsellorHours(
+                        staff_id=staff.id,
+                        weekday=weekday,
+                        start_minute=period.start.hour * 60 + period.start.minute,
+                        end_minute=period.end.hour * 60 + period.end.minute,
+                    )
+                )
+    db.session.expire(staff, ["hours"])
+    return staff
+
+
+def weekly_hours(staff: Staff) -> dict[int, list[Period]] | None:
+    """The counsellor's own hours per weekday, or None when they work the opening hours."""
+    if not staff.custom_hours:
+        return None
+    week: dict[int, list[Period]] = {day: [] for day in range(7)}
+    for row in staff.hours:
+        week[row.weekday].append(Period(_clock(row.start_minute), _clock(row.end_minute)))
+    return week
+
+
+def _clock(minute: int) -> time:
+    return time(minute // 60, minute % 60)
 
 
 def authenticate(email: str, password: str) -> Staff | None:
@@ -69,29 +208,67 @@ def authenticate(email: str, password: str) -> Staff | None:
     return staff if staff.active else None
 
 
-def set_active(email: str, active: bool) -> Staff:
-    """Disable (or enable again) an account; a disabled account's sessions end at the next request."""
-    staff = get_by_email(email)
-    if staff is None:
-        raise AccountError(f"no account for {email}")
-    staff.active = active
-    db.session.commit()
+def _check_password(password: str) -> None:
+    if len(password or "") < PASSWORD_MIN:
+        raise AccountError(
+            {"password": [_("The password must have at least %(min)d characters.", min=PASSWORD_MIN)]}
+        )
+
+
+def set_password(staff: Staff, password: str, *, keep_session: str | None = None) -> None:
+    """A new password; every session of the account ends but `keep_session` (the one changing it)."""
+    _check_password(password)
+    with transaction():
+        staff.password_hash = generate_password_hash(password, method="scrypt")
+        staff_sessions.end_all(staff.id, keep=keep_session)
+
+
+def reset_password(token: str, password: str, now: datetime) -> Staff:
+    """Choose a new password from a reset link: once per link, before it expires; every session
+    of the account ends (whoever had the old password is out)."""
+    reset = staff_sessions.reset_for(token, now)
+    if reset is None:
+        raise AccountError(
+            {"token": [_("This link has expired or was used already. Please ask for a new one.")]}
+        )
+    _check_password(password)
+    staff = reset.staff
+    with transaction():
+        if not staff_sessions.use_reset(reset, now):
+            raise AccountError(
+                {"token": [_("This link has expired or was used already. Please ask for a new one.")]}
+            )
+        staff.password_hash = generate_password_hash(password, method="scrypt")
+        staff_sessions.end_all(staff.id)
     return staff
 
 
+def change_own_password(staff: Staff, current: str, new: str, session_key: str | None) -> None:
+    """Everyone may change their own password, knowing the current one."""
+    if not check_password_hash(staff.password_hash, current or ""):
+        raise AccountError({"current": [_("The current password is not right.")]})
+    set_password(staff, new, keep_session=session_key)
+
+
+def set_active(staff: Staff, active: bool) -> Staff:
+    """Disable (or enable again) an account; disabling ends its sessions at once."""
+    with transaction():
+        staff.active = active
+        if not active:
+            staff_sessions.end_all(staff.id)
+    return staff
+
+
+def set_active_by_email(email: str, active: bool) -> Staff:
+    staff = get_by_email(email)
+    if staff is None:
+        raise AccountError({"email": [_("There is no account for %(email)s.", email=email)]})
+    return set_active(staff, active)
+
+
 def disable_staff(email: str) -> Staff:
-    return set_active(email, False)
+    return set_active_by_email(email, False)
 
 
 def enable_staff(email: str) -> Staff:
-    return set_active(email, True)
-
-
-def load_user(user_id: str) -> Staff | None:
-    """Flask-Login's user loader: the session's account while it exists and is active,
-    so disabling an account also ends the sessions it has open."""
-    try:
-        staff = db.session.get(Staff, int(user_id))
-    except (TypeError, ValueError):
-        return None
-    return staff if staff is not None and staff.active else None
+    return set_active_by_email(email, True)

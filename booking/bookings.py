@@ -1,8 +1,8 @@
-"""The one place where bookings change: book, cancel, move, and the availability they leave.
+"""The one place where bookings change: book, cancel, move, mark attendance.
 
-Capacity is enforced by the database: each booking inserts a row into `slot_claims`
-whose unique key (service, start, place) admits at most `capacity` places per slot.
-The email that a change causes is written to the outbox in the same transaction.
+Who takes the place (a counsellor or an anonymous place) is decided by `booking.places`, whose
+claim the database enforces; the audit entry and the email a change causes are written in the
+same transaction (`booking.journal`).
 """
 
 from __future__ import annotations
@@ -10,31 +10,23 @@ from __future__ import annotations
 import re
 import secrets
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import (
-    Row,
-    bindparam,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-    union_all,
-    update,
-)
+from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 
-from booking import microcache
+from booking import journal, places
+from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
-from booking.models import AuditEvent, Booking, Outbox, SlotClaim, Staff, UTCDateTime
-from booking.models import Closure as ClosureRow
+from booking.languages import is_known as is_language
+from booking.models import Booking, Staff
 from booking.office import Office, Service
-from booking.schedule import Closure, Slot, Unbookable, bookable_slots, check_start, local_bounds, window
+from booking.refusals import InvalidBooking, TooLate, unbookable_message
+from booking.schedule import Slot, Unbookable, check_start
 
 NAME_MAX = 100
 NOTE_MAX = 1000
@@ -42,29 +34,14 @@ PHONE = re.compile(r"^[0-9+()/.\- ]{3,40}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
-# Listeners called with the ids of outbox rows after their transaction commits
-# (the email package registers the one that hands them to Celery).
-after_commit_hooks: list[Callable[[list[int]], None]] = []
-
-
-class InvalidBooking(Exception):
-    """Every field problem at once: {field: [messages]} (messages already translated)."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-class SlotFull(Exception):
-    """Every place of the slot is taken."""
-
-
-class TooLate(Exception):
-    """The appointment has already begun; it can no longer be changed online."""
-
 
 @dataclass(frozen=True)
 class BookingRequest:
+    """What a resident, a staff member or an API client asks for. `language` is that of the
+    pages and emails; `counselling_language` the language the counselling should be in (None:
+    any), `interpreter` the language an interpreter is needed for; `counsellor_id` (staff only)
+    asks for one counsellor."""
+
     service_id: str
     start: str | datetime
     name: str
@@ -72,16 +49,9 @@ class BookingRequest:
     phone: str | None = None
     note: str | None = None
     language: str = "de"
-
-
-def unbookable_message(reason: Unbookable) -> str:
-    return {
-        Unbookable.PAST: _("This time is in the past."),
-        Unbookable.TOO_SOON: _("This time is too soon to book online. Please choose a later time."),
-        Unbookable.BEYOND_HORIZON: _("This time is too far ahead. Please choose an earlier time."),
-        Unbookable.CLOSED: _("The office is closed at this time."),
-        Unbookable.OFF_GRID: _("There is no appointment at this time."),
-    }[reason]
+    counselling_language: str | None = None
+    interpreter: str | None = None
+    counsellor_id: int | None = None
 
 
 def parse_start(value: str | datetime, office: Office) -> datetime | None:
@@ -103,63 +73,18 @@ def parse_start(value: str | datetime, office: Office) -> datetime | None:
 
 
 _BOOKINGS = Booking.__table__
-_CLOSURES = ClosureRow.__table__
-CLOSURES_BETWEEN = select(_CLOSURES.c.start_at, _CLOSURES.c.end_at).where(
-    _CLOSURES.c.start_at < bindparam("high"), _CLOSURES.c.end_at > bindparam("low")
-)
 UPCOMING_OF = select(_BOOKINGS.c.id, _BOOKINGS.c.service_id, _BOOKINGS.c.start_at).where(
     _BOOKINGS.c.email == bindparam("email"),
     _BOOKINGS.c.status == "confirmed",
     _BOOKINGS.c.end_at > bindparam("now"),
 )
 INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
-INSERT_AUDIT = insert(AuditEvent.__table__)
-INSERT_OUTBOX = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
-
-
-def closures_between(first_day: date, last_day: date) -> list[Closure]:
-    """Closures entered by staff that touch these days, from one query. The UTC window is a day
-    wider on each side than the local days need; `Closure.overlaps` decides per slot exactly."""
-    low = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=UTC)
-    high = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=UTC)
-    return [Closure(start, end) for start, end in sql(CLOSURES_BETWEEN, {"low": low, "high": high})]
-
-
-def open_slot(
-    office: Office, service: Service, start: datetime, now: datetime, *, enforce_notice: bool = True
-) -> Slot | Unbookable:
-    """The slot starting at `start` if it can be booked now, staff closures included; else why not.
-    Closures are read only for an otherwise valid slot (cheaper, and no date arithmetic at the edges
-    of the calendar)."""
-    found = check_start(office, service, start, now, (), enforce_notice)
-    if isinstance(found, Unbookable):
-        return found
-    return Unbookable.CLOSED if _closed(found) else found
-
-
-def _closed(slot: Slot) -> bool:
-    """Whether staff have closed any part of the slot."""
-    day = slot.start.date()
-    return any(closure.overlaps(slot) for closure in closures_between(day, day))
-
-
-def _audit(
-    booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = ""
-) -> None:
-    """Record who (None = the resident) did what, inside the caller's transaction."""
-    sql(INSERT_AUDIT, _audit_row(booking_id, staff, now, action, details))
-
-
-def _audit_row(
-    booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str
-) -> dict[str, object]:
-    return {
-        "booking_id": booking_id,
-        "staff_id": staff.id if staff is not None else None,
-        "at": now,
-        "action": action,
-        "details": details or None,
-    }
+SET_COUNSELLOR = (
+    update(_BOOKINGS)
+    .where(_BOOKINGS.c.id == bindparam("booking"))
+    .values(counsellor_id=bindparam("counsellor"))
+)
+LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _validate(
@@ -228,6 +153,13 @@ def _validate(
     elif CONTROL.search(note.replace("\n", "").replace("\r", "").replace("\t", "")):
         error("note", _("The note contains characters that are not allowed."))
 
+    for field, code in (
+        ("counselling_language", request.counselling_language),
+        ("interpreter", request.interpreter),
+    ):
+        if code is not None and not is_language(code):
+            error(field, _("Please choose a language from the list."))
+
     if errors:
         raise InvalidBooking(errors)
     assert service is not None and slot is not None
@@ -235,7 +167,15 @@ def _validate(
     return (
         service,
         slot,
-        {"name": name, "email": email, "phone": phone or None, "note": note or None, "language": language},
+        {
+            "name": name,
+            "email": email,
+            "phone": phone or None,
+            "note": note or None,
+            "language": language,
+            "counselling_language": request.counselling_language,
+            "interpreter": request.interpreter,
+        },
     )
 
 
@@ -283,15 +223,40 @@ def book(
             "attended": None,
             "cancel_reason": None,
             "anonymised_at": None,
+            "counsellor_id": None,
             **fields,
         }
         booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), **values)
         make_transient_to_detached(booking)  # it is in the database: the session need not insert it
         db.session.add(booking)
-        _claim_place(service, slot, booking)
-        queued = _record_change(booking, staff, now, "booked", _iso(slot.start), "confirm")
-    _after_commit(queued)
+        _take_place(office, service, slot, booking, request.counsellor_id if staff is not None else None)
+        queued = journal.record_change(booking, staff, now, "booked", journal.moment(slot.start), "confirm")
+    journal.after_commit(queued)
     return booking
+
+
+def _take_place(
+    office: Office,
+    service: Service,
+    slot: Slot,
+    booking: Booking,
+    counsellor_id: int | None = None,
+    prefer: int | None = None,
+) -> None:
+    """Claim the place of the booking at `slot` and record its counsellor (None: anonymous)."""
+    counsellor = places.claim(
+        office,
+        service,
+        slot.start,
+        slot.end,
+        booking.id,
+        language=booking.counselling_language,
+        counsellor_id=counsellor_id,
+        prefer=prefer,
+    )
+    if counsellor != booking.counsellor_id:
+        sql(SET_COUNSELLOR, {"booking": booking.id, "counsellor": counsellor})
+        booking.counsellor_id = counsellor
 
 
 def _serialise_email(email: str) -> None:
@@ -324,86 +289,9 @@ def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
         )
 
 
-LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
-# Takes the lowest free place number of a slot in one statement (PostgreSQL and SQLite alike).
-# A concurrent insert of the same place ends in ON CONFLICT DO NOTHING: no row comes back.
-# No place is taken while staff have closed any part of the slot (the closure check costs no
-# statement of its own this way).
-CLAIM_FIRST_FREE_PLACE = text("""
-WITH RECURSIVE places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)
-INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
-SELECT CAST(:service AS VARCHAR(40)), :start, n, :booking FROM places
-WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
-AND NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)
-ORDER BY n LIMIT 1
-ON CONFLICT DO NOTHING
-RETURNING place_no
-""").bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
-
-
-def _claim_place(service: Service, slot: Slot, booking: Booking) -> None:
-    """Take the first free place of an open slot; the unique key (service, start, place)
-    decides races. Raises `SlotFull`, or `InvalidBooking` when staff have closed the slot."""
-    values = {
-        "capacity": service.capacity,
-        "service": service.id,
-        "start": slot.start,
-        "end": slot.end,
-        "booking": booking.id,
-    }
-    while sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
-        if _closed(slot):
-            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        taken = db.session.scalar(
-            select(func.count(SlotClaim.id)).where(
-                SlotClaim.service_id == service.id, SlotClaim.start_at == slot.start
-            )
-        )
-        if taken >= service.capacity:
-            raise SlotFull()
-        # else another booking took the same place number a moment ago: try the next one
-
-
 def _new_reference() -> str:
     code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
     return f"{code[:4]}-{code[4:]}"
-
-
-# PostgreSQL writes a change's audit entry and its email in one statement (SQLite takes two).
-AUDIT_AND_EMAIL = text("""
-WITH audit AS (
-  INSERT INTO audit_events (booking_id, staff_id, at, action, details)
-  VALUES (:booking_id, :staff_id, :at, :action, :details)
-)
-INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts)
-VALUES (:dedupe_key, :kind, :booking_id, :sequence, :created_at, :next_attempt_at, :attempts)
-RETURNING id
-""").bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("at", "created_at", "next_attempt_at")))
-
-
-def _record_change(
-    booking: Booking, staff: Staff | None, now: datetime, action: str, details: str, email: str
-) -> list[int]:
-    """Write the audit entry and the email (none without an address) of a change into its
-    transaction; the email's ids go to the workers once that transaction has committed."""
-    if not booking.email:
-        _audit(booking.id, staff, now, action, details)
-        return []
-    email_row = Outbox.row(email, booking.id, booking.sequence, now)
-    if on_postgresql():
-        return [
-            sql(
-                AUDIT_AND_EMAIL, {**_audit_row(booking.id, staff, now, action, details), **email_row}
-            ).scalar_one()
-        ]
-    _audit(booking.id, staff, now, action, details)
-    return [sql(INSERT_OUTBOX, email_row).scalar_one()]
-
-
-def _after_commit(outbox_ids: list[int]) -> None:
-    if outbox_ids:
-        for hook in after_commit_hooks:
-            hook(outbox_ids)
 
 
 def get_by_token(token: str) -> Booking | None:
@@ -432,63 +320,11 @@ def cancel(
         ).rowcount
         if not changed:
             return False
-        db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
+        places.release_all(booking.id)
         db.session.refresh(booking)
-        queued = _record_change(booking, staff, now, "cancelled", reason or "", "cancel")
-    _after_commit(queued)
+        queued = journal.record_change(booking, staff, now, "cancelled", reason or "", "cancel")
+    journal.after_commit(queued)
     return True
-
-
-def _taken_and_closures(
-    service: Service, low: datetime, high: datetime
-) -> tuple[dict[datetime, int], list[Closure]]:
-    """Taken places per slot start and the staff closures between `low` and `high`: one query
-    (reused for a moment by the many who look at once, see `booking.microcache`)."""
-
-    def query() -> tuple[dict[datetime, int], list[Closure]]:
-        claims = (
-            select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
-            .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
-            .group_by(SlotClaim.start_at)
-        )
-        closed = select(ClosureRow.start_at, literal(0), ClosureRow.end_at).where(
-            ClosureRow.start_at < high, ClosureRow.end_at > low
-        )
-        taken: dict[datetime, int] = {}
-        closures: list[Closure] = []
-        for start, count, end in db.session.execute(union_all(claims, closed)):
-            if end is None:
-                taken[start] = count
-            else:
-                closures.append(Closure(start, end))
-        return taken, closures
-
-    return microcache.cached(("occupancy", service.id, low, high), query)
-
-
-def availability(
-    office: Office, service: Service, first_day: date, last_day: date, now: datetime
-) -> list[tuple[Slot, int]]:
-    """Each bookable slot of these days with its free places. One query brings both the taken
-    places and the staff closures of the days; the slots themselves come from the pure schedule."""
-    earliest, horizon = window(office, now)
-    first_day = max(first_day, earliest.astimezone(office.timezone).date())
-    last_day = min(last_day, horizon)
-    if first_day > last_day:
-        return []
-    taken, closures = _taken_and_closures(service, *local_bounds(office, first_day, last_day))
-    slots = bookable_slots(office, service, first_day, last_day, now, closures)
-    return [(slot, max(service.capacity - taken.get(slot.start_utc, 0), 0)) for slot in slots]
-
-
-def first_free_day(office: Office, service: Service, now: datetime) -> date | None:
-    """The day of the earliest free slot inside the booking window."""
-    today = now.astimezone(office.timezone).date()
-    last = today + timedelta(days=office.rules.horizon_days)
-    for slot, free in availability(office, service, today, last, now):
-        if free:
-            return slot.start.date()
-    return None
 
 
 def move(
@@ -502,7 +338,8 @@ def move(
     reason: str | None = None,
 ) -> Booking:
     """Move to another slot of the same service in one transaction: the new place is taken
-    and the old one freed together, or nothing changes (`InvalidBooking`, `SlotFull`, `TooLate`)."""
+    and the old one freed together, or nothing changes (`InvalidBooking`, `SlotFull`, `TooLate`).
+    The counselling language stays; the counsellor too when free at the new time."""
     old_start = booking.start_at
     if not booking.active:
         raise InvalidBooking({"start": [_("This appointment is cancelled.")]})
@@ -527,29 +364,16 @@ def move(
         ).rowcount
         if not changed:  # cancelled or moved by someone else meanwhile
             raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
-        db.session.execute(SlotClaim.__table__.delete().where(SlotClaim.booking_id == booking.id))
-        _claim_place(service, slot, booking)
-        details = f"{_iso(old_start, office)} -> {_iso(slot.start, office)}"
-        reason = (reason or "").strip()
+        places.release_all(booking.id)
         db.session.refresh(booking)
-        queued = _record_change(
+        _take_place(office, service, slot, booking, prefer=booking.counsellor_id)
+        details = f"{journal.moment(old_start, office)} -> {journal.moment(slot.start, office)}"
+        reason = (reason or "").strip()
+        queued = journal.record_change(
             booking, staff, now, "moved", f"{details}: {reason}" if reason else details, "move"
         )
-    _after_commit(queued)
+    journal.after_commit(queued)
     return booking
-
-
-def _iso(moment: datetime, office: Office | None = None) -> str:
-    """A moment for the audit trail, in office time when the office is known."""
-    local = moment.astimezone(office.timezone) if office is not None else moment
-    return local.isoformat(timespec="minutes")
-
-
-# --- Staff: attendance, closures and the calendar views -------------------------------------
-
-
-class InvalidClosure(InvalidBooking):
-    """A closure that cannot be entered: every field problem at once, as for a booking."""
 
 
 def mark_attendance(
@@ -564,56 +388,7 @@ def mark_attendance(
     action = {True: "attended", False: "no_show", None: "attendance_cleared"}[attended]
     with transaction():
         booking.attended = attended
-        _audit(booking.id, staff, now, action)
-
-
-def close(
-    office: Office, start: datetime, end: datetime, reason: str, staff: Staff, now: datetime
-) -> ClosureRow:
-    """Close the office from `start` to `end` for new bookings. Existing bookings stay; the
-    closure's page lists the active ones inside so staff can move or cancel them."""
-    errors: dict[str, list[str]] = {}
-    reason = reason.strip() if reason else ""
-    if not reason:
-        errors.setdefault("reason", []).append(_("Please enter a reason."))
-    if end <= start:
-        errors.setdefault("end", []).append(_("The end must be after the start."))
-    if errors:
-        raise InvalidClosure(errors)
-    with transaction():
-        closure = ClosureRow(start_at=start, end_at=end, reason=reason, created_by=staff.id, created_at=now)
-        db.session.add(closure)
-        db.session.flush()
-        _audit(None, staff, now, "closed", f"{_iso(start, office)} – {_iso(end, office)}: {reason}")
-    return closure
-
-
-def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool:
-    """Remove a closure entered by mistake; False when it no longer exists."""
-    closure = db.session.get(ClosureRow, closure_id)
-    if closure is None:
-        return False
-    with transaction():
-        _audit(
-            None,
-            staff,
-            now,
-            "reopened",
-            f"{_iso(closure.start_at, office)} – {_iso(closure.end_at, office)}: {closure.reason}",
-        )
-        db.session.delete(closure)
-    return True
-
-
-def bookings_in(start: datetime, end: datetime) -> list[Booking]:
-    """Active bookings that overlap the stretch from `start` to `end`, in time order."""
-    return list(
-        db.session.scalars(
-            select(Booking)
-            .where(Booking.status == "confirmed", Booking.start_at < end, Booking.end_at > start)
-            .order_by(Booking.start_at, Booking.id)
-        )
-    )
+        journal.audit(booking.id, staff, now, action)
 
 
 def check_request(

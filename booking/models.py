@@ -67,6 +67,12 @@ class Booking(db.Model):
     # Who booked for a caller. No foreign key on purpose: adding one to an existing SQLite table
     # means copying it, and dropping the old copy would cascade to slot claims and outbox rows.
     created_by_staff_id: Mapped[int | None] = mapped_column(Integer)
+    # The counsellor who takes it (services that counsellors give); no foreign key, as above.
+    # It stays on a cancelled booking as history; `counsellor_claims` holds the time taken.
+    counsellor_id: Mapped[int | None] = mapped_column(Integer)
+    # What the resident asked for: the language of the counselling, an interpreter's language.
+    counselling_language: Mapped[str | None] = mapped_column(String(16))
+    interpreter: Mapped[str | None] = mapped_column(String(16))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     # Set when the retention period has passed and the personal data was removed.
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -76,6 +82,7 @@ class Booking(db.Model):
     __table_args__ = (
         Index("ix_bookings_service_start", "service_id", "start_at"),
         Index("ix_bookings_email_status", "email", "status"),
+        Index("ix_bookings_counsellor_start", "counsellor_id", "start_at"),
     )
 
     @property
@@ -100,6 +107,18 @@ class SlotClaim(db.Model):
     __table_args__ = (UniqueConstraint("service_id", "start_at", "place_no"),)
 
 
+class CounsellorClaim(db.Model):
+    """A cell of a counsellor's time taken by an appointment (see `booking.rota`). The primary
+    key (counsellor, minute) makes two overlapping appointments of one counsellor impossible,
+    whatever the race: the second insert of a shared cell fails."""
+
+    __tablename__ = "counsellor_claims"
+
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # cell start, minutes since the epoch
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+
+
 class Outbox(db.Model):
     """An email to send, written in the same transaction as the change that causes it."""
 
@@ -108,7 +127,11 @@ class Outbox(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    # The subject of the email: a booking, or a staff account's password reset.
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    password_reset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("password_resets.id", ondelete="CASCADE"), index=True
+    )
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -133,14 +156,32 @@ class Outbox(db.Model):
             "attempts": 0,
         }
 
+    @staticmethod
+    def reset_row(reset_id: int, now: datetime) -> dict[str, object]:
+        """The columns of a password-reset email, due at once, once per reset link."""
+        return {
+            "dedupe_key": f"password_reset:{reset_id}",
+            "kind": "password_reset",
+            "booking_id": None,
+            "password_reset_id": reset_id,
+            "sequence": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+
     @property
     def undelivered(self) -> bool:
         """Not sent, and failing or given up (what staff must know about)."""
         return self.sent_at is None and (self.failed_at is not None or self.last_error is not None)
 
 
+ROLES = ("admin", "reception", "counsellor")
+
+
 class Staff(UserMixin, db.Model):
-    """A member of the office who signs in to the staff pages."""
+    """A member of the office who signs in to the staff pages. A `counsellor` is also a place:
+    appointments of the services it gives are assigned to it (see `booking.rota`)."""
 
     __tablename__ = "staff"
 
@@ -150,10 +191,93 @@ class Staff(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    role: Mapped[str] = mapped_column(String(16), default="reception")
+    # A counsellor's languages of counselling ("de,ar") and services given (None: all of them).
+    languages: Mapped[str] = mapped_column(String(200), default="de")
+    services: Mapped[str | None] = mapped_column(String(500))
+    # False: works the office's opening hours; True: the rows of `counsellor_hours` (none = no day).
+    custom_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    hours: Mapped[list[CounsellorHours]] = relationship(
+        order_by="[CounsellorHours.weekday, CounsellorHours.start_minute]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    # The sign-in this object was loaded for (Flask-Login stores it in the session cookie): the
+    # key of a `StaffSession` row, so ending a session on the server ends it for every copy of
+    # the cookie. Not a column.
+    session_key = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of disabled accounts
         return bool(self.active)
+
+    def get_id(self) -> str | None:
+        return self.session_key
+
+    @property
+    def language_codes(self) -> tuple[str, ...]:
+        return tuple(code for code in (self.languages or "").split(",") if code)
+
+    @property
+    def service_ids(self) -> frozenset[str] | None:
+        return None if self.services is None else frozenset(s for s in self.services.split(",") if s)
+
+
+class CounsellorHours(db.Model):
+    """One period of a counsellor's week (local wall-clock minutes of the day)."""
+
+    __tablename__ = "counsellor_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+
+class Absence(db.Model):
+    """A stretch of time a counsellor is away (ill, leave, training): no appointments for them."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    counsellor: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+
+
+class StaffSession(db.Model):
+    """One sign-in. The cookie holds the key, the table only its hash; deleting the row ends
+    the session for every copy of the cookie (sign-out, disabling, a password reset)."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PasswordReset(db.Model):
+    """A password-reset link sent to a staff account: usable once, until `expires_at`. The link
+    carries this row's id signed with the app's secret, so nothing secret is stored here."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    staff: Mapped[Staff] = relationship()
 
 
 class Closure(db.Model):

@@ -132,9 +132,13 @@ def bookable_slots(
     last_day: date,
     now: datetime,
     closures: Iterable[Closure] = (),
+    enforce_notice: bool = True,
 ) -> list[Slot]:
-    """Slots of the days `first_day`..`last_day` (inclusive) inside the booking window at `now`."""
+    """Slots of the days `first_day`..`last_day` (inclusive) inside the booking window at `now`
+    (staff, `enforce_notice=False`, may book inside the minimum notice, never in the past)."""
     earliest, horizon = window(office, now)
+    if not enforce_notice:
+        earliest = now
     first_day = max(first_day, earliest.astimezone(office.timezone).date())
     last_day = min(last_day, horizon)
     closures = list(closures)

@@ -3,17 +3,19 @@ queries, one per page; every change goes through `booking.bookings`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from booking import places, rota
 from booking.extensions import db
-from booking.models import AuditEvent, Booking, Outbox
+from booking.models import AuditEvent, Booking, Outbox, Staff
 from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
-from booking.schedule import Closure, day_slots, local_bounds, window
+from booking.rota import Counsellor
+from booking.schedule import Closure, Slot, day_slots, local_bounds
 
 
 def get_by_id(booking_id: int) -> Booking | None:
@@ -68,31 +70,64 @@ class DayView:
     attended: int
     no_show: int
     active: int
+    # Counsellors of the office (for the filter), names of every counsellor a booking names, and
+    # what keeps a booking's counsellor from taking it (see `places.assignment_problem`).
+    counsellors: tuple[Counsellor, ...] = ()
+    names: dict[int, str] = field(default_factory=dict)
+    problems: dict[int, str] = field(default_factory=dict)
+    counsellor: int | None = None  # the one counsellor shown, None for everyone
 
 
-def day_view(office: Office, day: date) -> DayView:
-    """Every slot of `day` for every service in time order with its bookings, from one
-    query for bookings and one for closures. Bookings off the slot grid (the hours changed
-    after they were made) get their own rows, so nothing booked is ever hidden."""
+def staff_names(ids: set[int]) -> dict[int, str]:
+    """Names of these accounts, from one query (also disabled ones: a booking keeps its history)."""
+    if not ids:
+        return {}
+    return {staff_id: name for staff_id, name in db.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))}
+
+
+def day_view(office: Office, day: date, counsellor: int | None = None) -> DayView:
+    """Every slot of `day` for every service in time order with its bookings and free places, from
+    a fixed number of queries however full the day is. Bookings off the slot grid (the hours changed
+    after they were made) get their own rows, so nothing booked is ever hidden. With `counsellor`:
+    only that counsellor's appointments, and a slot is free when that counsellor is."""
     tz = office.timezone
+    low, high = local_bounds(office, day, day)
     found = bookings_between(office, day, day)
     closures = closures_on(office, day, day)
     periods = [Closure(c.start_at, c.end_at) for c in closures]
+    roster = places.roster()
+    taken, _closures = places.occupancy(low, high, None)
+    shown = [c for c in roster if c.id == counsellor] if counsellor is not None else roster
+    problems = {
+        b.id: problem
+        for b in found
+        if (problem := places.assignment_problem(office, b, roster, taken.away)) is not None
+    }
+    if counsellor is not None:
+        found = [b for b in found if b.counsellor_id == counsellor]
     by_slot: dict[tuple[str, datetime], list[Booking]] = {}
     for booking in found:
         by_slot.setdefault((booking.service_id, booking.start_at), []).append(booking)
     rows: list[SlotRow] = []
     for service in office.services:
+        given = rota.gives(roster, service)
         for slot in day_slots(office, service, day):
             here = by_slot.pop((service.id, slot.start.astimezone(UTC)), [])
-            taken = sum(1 for b in here if b.active)
+            if given:
+                free = rota.free_places(office, service, slot.start, slot.end, shown, taken)
+            else:
+                free = (
+                    0
+                    if counsellor is not None
+                    else max(service.capacity - sum(1 for b in here if b.active), 0)
+                )
             rows.append(
                 SlotRow(
                     service=service,
                     start=slot.start,
                     end=slot.end,
                     bookings=tuple(here),
-                    free=max(service.capacity - taken, 0),
+                    free=free,
                     closed=any(c.overlaps(slot) for c in periods),
                 )
             )
@@ -117,6 +152,12 @@ def day_view(office: Office, day: date) -> DayView:
         attended=sum(1 for b in active if b.attended is True),
         no_show=sum(1 for b in active if b.attended is False),
         active=len(active),
+        counsellors=roster,
+        names=staff_names(
+            {b.counsellor_id for b in found if b.counsellor_id is not None} | {c.id for c in roster}
+        ),
+        problems=problems,
+        counsellor=counsellor,
     )
 
 
@@ -130,7 +171,7 @@ class WeekCell:
 
 
 def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]:
-    """Per day of the week, each slot with its booked and free count, from one grouped query."""
+    """Per day of the week, each slot with its booked and free count, from a few queries."""
     last = monday + timedelta(days=6)
     low, high = local_bounds(office, monday, last)
     counts = {
@@ -142,19 +183,27 @@ def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]
         ).all()
     }
     periods = [Closure(c.start_at, c.end_at) for c in closures_on(office, monday, last)]
+    roster = places.roster()
+    taken, _closures = places.occupancy(low, high, None)
     week: list[tuple[date, list[WeekCell]]] = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
         cells = []
         for service in office.services:
+            given = rota.gives(roster, service)
             for slot in day_slots(office, service, day):
                 booked = counts.get((service.id, slot.start.astimezone(UTC)), 0)
+                free = (
+                    rota.free_places(office, service, slot.start, slot.end, roster, taken)
+                    if given
+                    else max(service.capacity - booked, 0)
+                )
                 cells.append(
                     WeekCell(
                         service=service,
                         start=slot.start,
                         booked=booked,
-                        free=max(service.capacity - booked, 0),
+                        free=free,
                         closed=any(c.overlaps(slot) for c in periods),
                     )
                 )
@@ -174,22 +223,23 @@ def audit_trail(booking: Booking) -> list[AuditEvent]:
     )
 
 
-def staff_free_slots(office: Office, service: Service, day: date, now: datetime) -> list[SlotRow]:
-    """Slots of `service` on `day` that staff can still fill: free, open, not begun, and inside
-    the horizon. Staff may book within the minimum notice, never beyond the capacity."""
-    _earliest, horizon = window(office, now)
-    if day > horizon:
+def staff_free_slots(office: Office, booking: Booking, day: date, now: datetime) -> list[tuple[Slot, int]]:
+    """Times of `day` the booking can move to: open, not begun, inside the horizon, with a free
+    place (a counsellor who speaks its language); staff may go inside the minimum notice."""
+    service = office.service(booking.service_id)
+    if service is None:
         return []
-    return [
-        row
-        for row in day_view(office, day).rows
-        if row.service is not None
-        and row.service.id == service.id
-        and row.on_grid
-        and not row.closed
-        and row.free > 0
-        and row.start >= now
-    ]
+    found = places.availability(
+        office,
+        service,
+        day,
+        day,
+        now,
+        language=booking.counselling_language,
+        apart_from=booking.id,
+        enforce_notice=False,
+    )
+    return [(slot, free) for slot, free in found if free and slot.start != booking.start_at]
 
 
 def emails_of(booking: Booking) -> list[Outbox]:

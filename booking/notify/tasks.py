@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from celery import Celery, shared_task
 from flask import current_app
 
-from booking import bookings, clock
+from booking import clock, journal
 from booking.notify import outbox
 
 log = logging.getLogger(__name__)
@@ -174,5 +174,5 @@ def _after_commit(outbox_ids: list[int]) -> None:
         log.exception("could not hand emails %s to the publisher; the relay will send them", outbox_ids)
 
 
-if _after_commit not in bookings.after_commit_hooks:
-    bookings.after_commit_hooks.append(_after_commit)
+if _after_commit not in journal.after_commit_hooks:
+    journal.after_commit_hooks.append(_after_commit)

@@ -9,9 +9,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from booking import bookings, clock, current_office, microcache
+from booking import bookings, clock, current_office, microcache, places
 from booking.errors import api_error
 from booking.models import Booking
+from booking.refusals import InvalidBooking, SlotFull, TooLate
 from booking.schedule import local_today, window
 from booking.web import limits
 from booking.web.openapi import SPEC
@@ -80,7 +81,7 @@ def slots() -> Response:
     now = clock.now()
 
     def body() -> str:
-        found = bookings.availability(office, service, first, last, now)
+        found = places.availability(office, service, first, last, now)
         return current_app.json.dumps(
             {
                 "service": service.id,
@@ -137,9 +138,9 @@ def create_booking() -> Response | tuple[Response, int]:
                 clock.now(),
                 languages=languages,
             )
-        except bookings.InvalidBooking as invalid:
+        except InvalidBooking as invalid:
             return jsonify(errors=invalid.errors), 422
-        except bookings.SlotFull:
+        except SlotFull:
             return api_error(409, "slot_full", _("Every place at this time is taken."))
     response = jsonify(booking_json(booking))
     response.status_code = 201
@@ -162,6 +163,6 @@ def cancel_booking(token: str) -> Response:
         return api_error(404)
     try:
         bookings.cancel(booking, clock.now())
-    except bookings.TooLate:
+    except TooLate:
         return api_error(409, "already_begun", _("The appointment has already begun."))
     return jsonify(status="cancelled")

@@ -24,7 +24,9 @@ class BookingForm(FlaskForm):
     )
 
 
-def booking_request(form: FlaskForm, service_id: str, start: datetime, language: str) -> BookingRequest:
+def booking_request(
+    form: FlaskForm, service_id: str, start: datetime, language: str, *, counsellor_id: int | None = None
+) -> BookingRequest:
     """What a resident's or a staff member's booking form asks the booking service for."""
     return BookingRequest(
         service_id=service_id,
@@ -34,7 +36,16 @@ def booking_request(form: FlaskForm, service_id: str, start: datetime, language:
         phone=form.phone.data,
         note=form.note.data,
         language=language,
+        counselling_language=_chosen(form, "counselling_language"),
+        interpreter=_chosen(form, "interpreter"),
+        counsellor_id=counsellor_id,
     )
+
+
+def _chosen(form: FlaskForm, name: str) -> str | None:
+    """A language the form chose, None when it has no such field or it was left at "none"."""
+    field = getattr(form, name, None)
+    return (field.data or None) if field is not None else None
 
 
 class ConfirmForm(FlaskForm):

@@ -22,9 +22,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from booking import bookings, clock, current_office
+from booking import bookings, clock, current_office, places
+from booking.closures import open_slot
 from booking.models import Booking
 from booking.office import Service
+from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
 from booking.schedule import Unbookable, local_today
 from booking.web import limits
 from booking.web.forms import BookingForm, ConfirmForm
@@ -87,10 +89,10 @@ def _week_page(service: Service, endpoint: str, **page: object) -> str:
     try:
         monday = _monday(date.fromisoformat(request.args["week"]))
     except (KeyError, ValueError):
-        free_day = bookings.first_free_day(office, service, now)
+        free_day = places.first_free_day(office, service, now)
         monday = _monday(free_day) if free_day else first_week
     monday = min(max(monday, first_week), _monday(last_day))
-    slots = bookings.availability(office, service, monday, monday + timedelta(days=6), now)
+    slots = places.availability(office, service, monday, monday + timedelta(days=6), now)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
@@ -127,9 +129,9 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
     if start is None:
         flash(_("Please choose a time."), "error")
         return redirect(url_for("public.week", service_id=service.id))
-    slot = bookings.open_slot(office, service, start, clock.now())
+    slot = open_slot(office, service, start, clock.now())
     if isinstance(slot, Unbookable):
-        flash(bookings.unbookable_message(slot), "error")
+        flash(unbookable_message(slot), "error")
         return redirect(url_for("public.week", service_id=service.id))
     form.start.data = slot.start.isoformat()
     status = 200
@@ -144,10 +146,10 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
             else:
                 booking = bookings.book(office, booking_request, clock.now(), languages=languages)
                 return redirect(url_for("public.manage", token=booking.token, new=1))
-        except bookings.InvalidBooking as invalid:
+        except InvalidBooking as invalid:
             for field, messages in invalid.errors.items():
                 getattr(form, field).errors = list(messages)
-        except bookings.SlotFull:
+        except SlotFull:
             flash(_("Sorry, this time was just taken. Please choose another time."), "error")
             return redirect(
                 url_for("public.week", service_id=service.id, week=_monday(slot.start.date()).isoformat())
@@ -194,7 +196,7 @@ def cancel(token: str) -> Response:
     try:
         if bookings.cancel(booking, clock.now()):
             flash(_("Your appointment is cancelled. The time is free again for others."), "success")
-    except bookings.TooLate:
+    except TooLate:
         flash(_("This appointment has already begun and can no longer be cancelled online."), "error")
     return redirect(url_for("public.manage", token=token))
 
@@ -219,13 +221,13 @@ def move(token: str) -> Response:
     booking = _booking_or_404(token)
     try:
         bookings.move(current_office(), booking, request.form.get("start", ""), clock.now())
-    except bookings.InvalidBooking as invalid:
+    except InvalidBooking as invalid:
         flash(" ".join(message for messages in invalid.errors.values() for message in messages), "error")
         return redirect(url_for("public.choose_new_time", token=token))
-    except bookings.SlotFull:
+    except SlotFull:
         flash(_("Sorry, this time was just taken. Please choose another time."), "error")
         return redirect(url_for("public.choose_new_time", token=token))
-    except bookings.TooLate:
+    except TooLate:
         flash(_("This appointment has already begun and can no longer be changed online."), "error")
         return redirect(url_for("public.manage", token=token))
     flash(_("Your appointment is moved. We will send you the new time by email."), "success")

@@ -1,97 +1,36 @@
-"""The staff pages under /staff/ and the calendar feed. Thin views: every change of a booking
-goes through `booking.bookings`. Every /staff/ route except the login needs a signed-in,
-active account; the check sits on the blueprint, so a new route cannot forget it."""
+"""The staff pages of the calendar and its appointments: sign-in, day and week, booking for a
+caller, an appointment's page, cancel, move, attendance, giving it to another counsellor. Thin
+views: every change of a booking goes through `booking.bookings` or `booking.places`. Who may
+use which page is checked by the blueprint (`booking.web.staff_base`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from booking import accounts, bookings, clock, current_office, feeds, staff_calendar
+from booking import bookings, clock, current_office, languages, places, staff_calendar, staff_sessions
+from booking.accounts import authenticate
+from booking.closures import open_slot
 from booking.extensions import limiter
-from booking.extensions import login as login_manager
-from booking.models import Booking, Staff
-from booking.notify import outbox
-from booking.notify.ics import feed_calendar
+from booking.models import Booking
 from booking.office import Office
+from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
 from booking.schedule import Unbookable, local_today, window
 from booking.web.forms import booking_request
-from booking.web.staff_forms import ActionForm, CallerBookingForm, CloseForm, LoginForm, MoveForm, ReasonForm
+from booking.web.staff_base import bp, date_arg, me, own_or_403, requires, safe_next
+from booking.web.staff_forms import ActionForm, CallerBookingForm, LoginForm, MoveForm, ReasonForm
 from booking.web.templating import language_choices
-
-bp = Blueprint("staff", __name__, url_prefix="/staff")
-feed_bp = Blueprint("feed", __name__)
 
 # Per address and account: a few tries a minute, then a long wait; successful sign-ins are free.
 LOGIN_LIMIT = "5 per minute;30 per hour"
 # Per address alone, against trying many accounts from one place.
 LOGIN_LIMIT_PER_ADDRESS = "60 per hour"
-EXPORT_MAX_DAYS = 366
-DATE_REACH = timedelta(days=3650)
-FEED_DAYS_BACK = 30
-
-login_manager.user_loader(accounts.load_user)
-
-
-@login_manager.unauthorized_handler
-def unauthorized() -> Response:
-    """Anyone not signed in goes to the login page (back to the page they wanted after it)."""
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
-    return redirect(url_for("staff.login", next=target))
-
-
-@bp.before_request
-def require_staff() -> Response | None:
-    if request.endpoint in ("staff.login", None):
-        return None
-    if not current_user.is_authenticated:
-        return unauthorized()
-    return None
-
-
-def _audit_action(action: str) -> str:
-    return {
-        "booked": _("Booked"),
-        "cancelled": _("Cancelled"),
-        "moved": _("Moved"),
-        "attended": _("Marked as attended"),
-        "no_show": _("Marked as no-show"),
-        "attendance_cleared": _("Attendance reset"),
-    }.get(action, action)
-
-
-def _email_kind(kind: str) -> str:
-    return {
-        "confirm": _("Confirmation"),
-        "cancel": _("Cancellation"),
-        "move": _("New time"),
-        "reminder": _("Reminder"),
-    }.get(kind, kind)
-
-
-@bp.context_processor
-def labels() -> dict[str, Any]:
-    return {"audit_action": _audit_action, "email_kind": _email_kind}
-
-
-def me() -> Staff:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def _safe_next(target: str | None) -> str:
-    """Only paths of the staff pages, never another site."""
-    if target and target.startswith("/staff/") and "\\" not in target and "//" not in target:
-        return target
-    return url_for("staff.day")
 
 
 def _login_key() -> str:
@@ -107,16 +46,17 @@ def _failed(response: Response) -> bool:
 @limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"], deduct_when=_failed, scope="staff-login-address")
 def login() -> Response | tuple[str, int] | str:
     if request.method == "GET" and current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        staff = accounts.authenticate(form.email.data or "", form.password.data or "")
+        staff = authenticate(form.email.data or "", form.password.data or "")
         if staff is not None:
+            staff_sessions.start(staff, clock.now())
             login_user(staff)
-            return redirect(_safe_next(form.next.data))
+            return redirect(safe_next(form.next.data))
         status = 401
         flash(_("The email address or the password is not right, or the account is disabled."), "error")
     elif request.method == "POST":
@@ -126,8 +66,11 @@ def login() -> Response | tuple[str, int] | str:
 
 
 @bp.post("/logout")
+@requires("own_account")
 def logout() -> Response:
-    logout_user()  # CSRFProtect has checked the form's token before this view runs
+    """Ends this session on the server too: a copy of the cookie no longer works."""
+    staff_sessions.end(me().session_key)  # CSRFProtect has checked the form's token before this
+    logout_user()
     flash(_("You are signed out."), "success")
     return redirect(url_for("staff.login"))
 
@@ -135,25 +78,23 @@ def logout() -> Response:
 # --- calendar ---------------------------------------------------------------------------
 
 
-def _date_arg(name: str, default: date) -> date:
-    """A date from the query string, `default` when missing or invalid; kept within ten years of
-    `default` so the calendar arithmetic of the pages cannot run off the end of time."""
-    try:
-        value = date.fromisoformat(request.args.get(name) or "")
-    except ValueError:
-        return default
-    return min(max(value, default - DATE_REACH), default + DATE_REACH)
-
-
-def _day_arg(office: Office) -> date:
-    return _date_arg("date", local_today(office, clock.now()))
+def _counsellor_arg() -> int | None:
+    """The counsellor whose day is shown: `?counsellor=ID`, `all` for everyone; a counsellor
+    signed in sees their own day first."""
+    value = request.args.get("counsellor", "")
+    if value == "all":
+        return None
+    if value.isdigit():
+        return int(value)
+    return me().id if me().role == "counsellor" else None
 
 
 @bp.get("/")
+@requires("calendar")
 def day() -> str:
     office, now = current_office(), clock.now()
-    shown = _day_arg(office)
-    view = staff_calendar.day_view(office, shown)
+    shown = date_arg("date", local_today(office, now))
+    view = staff_calendar.day_view(office, shown, counsellor=_counsellor_arg())
     return render_template(
         "staff/day.html",
         view=view,
@@ -167,9 +108,10 @@ def day() -> str:
 
 
 @bp.get("/week")
+@requires("calendar")
 def week() -> str:
     office = current_office()
-    shown = _day_arg(office)
+    shown = date_arg("date", local_today(office, clock.now()))
     monday = shown - timedelta(days=shown.weekday())
     return render_template(
         "staff/week.html",
@@ -180,33 +122,51 @@ def week() -> str:
     )
 
 
+def _offered(office: Office, service_id: str) -> list[tuple[str, str]]:
+    """(code, name) of the languages the service is offered in, in the reader's language."""
+    service = office.service(service_id)
+    offered = places.languages(service) if service is not None else ("de",)
+    return [(code, languages.name(code, str(get_locale()))) for code in offered]
+
+
 @bp.route("/book", methods=["GET", "POST"])
+@requires("book")
 def book() -> Response | tuple[str, int]:
     office, now = current_office(), clock.now()
     service = office.service(request.args.get("service", "")) or abort(404)
     start = bookings.parse_start(request.args.get("start", ""), office) or abort(404)
-    slot = bookings.open_slot(office, service, start, now, enforce_notice=False)
+    slot = open_slot(office, service, start, now, enforce_notice=False)
     if isinstance(slot, Unbookable):
-        flash(bookings.unbookable_message(slot), "error")
+        flash(unbookable_message(slot), "error")
         return redirect(url_for("staff.day", date=start.astimezone(office.timezone).date().isoformat()))
     form = CallerBookingForm()
-    languages = current_app.config["LANGUAGES"]
+    configured = current_app.config["LANGUAGES"]
     form.language.choices = language_choices()
+    form.counselling_language.choices = [("", _("Any"))] + _offered(office, service.id)
+    form.interpreter.choices = [("", _("No interpreter needed"))] + languages.choices(str(get_locale()))
+    counsellors = [c for c in places.roster() if c.gives(service.id)]
+    form.counsellor.choices = [("", _("Any free counsellor"))] + [(str(c.id), c.name) for c in counsellors]
     if not form.language.data:
-        form.language.data = languages[0]
+        form.language.data = configured[0]
     status = 200
     if form.validate_on_submit():
         try:
             booking = bookings.book(
                 office,
-                booking_request(form, service.id, slot.start, form.language.data),
+                booking_request(
+                    form,
+                    service.id,
+                    slot.start,
+                    form.language.data,
+                    counsellor_id=int(form.counsellor.data) if form.counsellor.data else None,
+                ),
                 now,
                 enforce_notice=False,
                 email_required=False,
-                languages=languages,
+                languages=configured,
                 staff=me(),
             )
-        except bookings.InvalidBooking as invalid:
+        except InvalidBooking as invalid:
             status = 422
             for field, messages in invalid.errors.items():
                 target = getattr(form, field, None)
@@ -214,7 +174,7 @@ def book() -> Response | tuple[str, int]:
                     target.errors = list(messages)
                 else:
                     flash(" ".join(messages), "error")
-        except bookings.SlotFull:
+        except SlotFull:
             status = 409
             flash(_("Every place at this time is taken. Please choose another time."), "error")
         else:
@@ -235,8 +195,9 @@ def _booking_or_404(booking_id: int) -> Booking:
 def _render_detail(
     booking: Booking, cancel_form: ReasonForm | None = None, status: int = 200
 ) -> tuple[str, int]:
-    office = current_office()
+    office, now = current_office(), clock.now()
     emails = staff_calendar.emails_of(booking)
+    problems = places.needing_counsellor(office, now, [booking])
     return render_template(
         "staff/booking.html",
         booking=booking,
@@ -246,18 +207,23 @@ def _render_detail(
         failed=[row for row in emails if row.undelivered],
         cancel_form=cancel_form or ReasonForm(),
         action_form=ActionForm(),
-        now=clock.now(),
+        now=now,
+        counsellor_name=staff_calendar.staff_names({booking.counsellor_id}).get(booking.counsellor_id or 0),
+        problem=problems[0].problem if problems else None,
+        others=places.free_counsellors(office, booking) if booking.active and booking.start_at > now else [],
         can_mark=booking.active
-        and booking.start_at.astimezone(office.timezone).date() <= local_today(office, clock.now()),
+        and booking.start_at.astimezone(office.timezone).date() <= local_today(office, now),
     ), status
 
 
 @bp.get("/bookings/<int:booking_id>")
+@requires("appointments")
 def booking_detail(booking_id: int) -> tuple[str, int]:
-    return _render_detail(_booking_or_404(booking_id))
+    return _render_detail(own_or_403(_booking_or_404(booking_id)))
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
+@requires("book")
 def cancel(booking_id: int) -> Response | tuple[str, int]:
     booking = _booking_or_404(booking_id)
     form = ReasonForm()
@@ -268,12 +234,38 @@ def cancel(booking_id: int) -> Response | tuple[str, int]:
             flash(_("The appointment is cancelled."), "success")
         else:
             flash(_("This appointment was already cancelled."), "error")
-    except bookings.TooLate:
+    except TooLate:
         flash(_("This appointment has already begun. Mark it as a no-show instead."), "error")
     return redirect(url_for("staff.booking_detail", booking_id=booking.id))
 
 
+@bp.post("/bookings/<int:booking_id>/reassign")
+@requires("book")
+def reassign(booking_id: int) -> Response:
+    """Give the appointment to another counsellor: the one chosen, or the best free one."""
+    booking = _booking_or_404(booking_id)
+    choice = request.form.get("counsellor", "")
+    if choice and not choice.isdigit():
+        abort(400)
+    try:
+        chosen = places.reassign(
+            current_office(), booking, me(), clock.now(), int(choice) if choice else None
+        )
+    except SlotFull:
+        flash(_("No other counsellor is free at this time. Please move or cancel the appointment."), "error")
+    except TooLate:
+        flash(_("This appointment has already begun and can no longer be changed."), "error")
+    except InvalidBooking as invalid:
+        flash(" ".join(m for messages in invalid.errors.values() for m in messages), "error")
+    else:
+        name = staff_calendar.staff_names({chosen}).get(chosen, "")
+        flash(_("The appointment is now with %(name)s.", name=name), "success")
+    back = request.form.get("next")
+    return redirect(safe_next(back) if back else url_for("staff.booking_detail", booking_id=booking.id))
+
+
 @bp.route("/bookings/<int:booking_id>/move", methods=["GET", "POST"])
+@requires("book")
 def move(booking_id: int) -> Response | tuple[str, int]:
     office, now = current_office(), clock.now()
     booking = _booking_or_404(booking_id)
@@ -281,14 +273,10 @@ def move(booking_id: int) -> Response | tuple[str, int]:
     if not booking.active or service is None:
         flash(_("This appointment is cancelled."), "error")
         return redirect(url_for("staff.booking_detail", booking_id=booking.id))
-    shown = _date_arg("date", booking.start_at.astimezone(office.timezone).date())
-    free = [
-        row
-        for row in staff_calendar.staff_free_slots(office, service, shown, now)
-        if row.start != booking.start_at
-    ]
+    shown = date_arg("date", booking.start_at.astimezone(office.timezone).date())
+    free = staff_calendar.staff_free_slots(office, booking, shown, now)
     form = MoveForm()
-    form.start.choices = [(row.start.isoformat(), "") for row in free]
+    form.start.choices = [(slot.start.isoformat(), "") for slot, _free in free]
     status = 200
     if form.validate_on_submit():
         try:
@@ -301,13 +289,13 @@ def move(booking_id: int) -> Response | tuple[str, int]:
                 staff=me(),
                 reason=form.reason.data,
             )
-        except bookings.InvalidBooking as invalid:
+        except InvalidBooking as invalid:
             status = 422
             form.start.errors = [message for messages in invalid.errors.values() for message in messages]
-        except bookings.SlotFull:
+        except SlotFull:
             status = 409
             flash(_("Every place at this time is taken. Please choose another time."), "error")
-        except bookings.TooLate:
+        except TooLate:
             flash(_("This appointment has already begun and can no longer be moved."), "error")
             return redirect(url_for("staff.booking_detail", booking_id=booking.id))
         else:
@@ -328,186 +316,17 @@ def move(booking_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/bookings/<int:booking_id>/attendance")
+@requires("attendance")
 def attendance(booking_id: int) -> Response:
     office = current_office()
-    booking = _booking_or_404(booking_id)
+    booking = own_or_403(_booking_or_404(booking_id))
     value = {"attended": True, "no_show": False, "clear": None}
     choice = request.form.get("attended", "")
     if choice not in value:
         abort(400)
     try:
         bookings.mark_attendance(office, booking, value[choice], me(), clock.now())
-    except bookings.InvalidBooking as invalid:
+    except InvalidBooking as invalid:
         flash(" ".join(m for messages in invalid.errors.values() for m in messages), "error")
     back = request.form.get("next")
-    return redirect(_safe_next(back) if back else url_for("staff.booking_detail", booking_id=booking.id))
-
-
-# --- closures ----------------------------------------------------------------------------
-
-
-@bp.route("/close", methods=["GET", "POST"])
-def close() -> Response | tuple[str, int]:
-    office, now = current_office(), clock.now()
-    form = CloseForm()
-    if request.method == "GET" and not form.day.data:
-        form.day.data = _day_arg(office)
-    status = 200
-    if form.validate_on_submit():
-        day = form.day.data
-        assert day is not None
-        start = _local(office, day, form.start.data or time())
-        end = (
-            _local(office, day + timedelta(days=1), time())
-            if form.end.data is None
-            else _local(office, day, form.end.data)
-        )
-        if (form.start.data is None) != (form.end.data is None):
-            status = 422
-            form.end.errors = [_("Give both times, or neither for the whole day.")]
-        else:
-            try:
-                closure = bookings.close(office, start, end, form.reason.data or "", me(), now)
-            except bookings.InvalidClosure as invalid:
-                status = 422
-                for field, messages in invalid.errors.items():
-                    getattr(form, field).errors = list(messages)
-            else:
-                flash(_("The office is closed for new bookings at this time."), "success")
-                return redirect(url_for("staff.closure", closure_id=closure.id))
-    elif request.method == "POST":
-        status = 422
-    return render_template("staff/close.html", form=form), status
-
-
-def _local(office: Office, day: date, moment: time) -> datetime:
-    """Local wall time of the office as an aware moment (a gap hour gets its real offset)."""
-    return datetime.combine(day, moment, tzinfo=office.timezone).astimezone(UTC).astimezone(office.timezone)
-
-
-@bp.get("/closures/<int:closure_id>")
-def closure(closure_id: int) -> str:
-    found = staff_calendar.get_closure(closure_id) or abort(404)
-    return render_template(
-        "staff/closure.html",
-        closure=found,
-        inside=bookings.bookings_in(found.start_at, found.end_at),
-        action_form=ActionForm(),
-    )
-
-
-@bp.post("/closures/<int:closure_id>/reopen")
-def reopen(closure_id: int) -> Response:
-    office = current_office()
-    found = staff_calendar.get_closure(closure_id) or abort(404)
-    day = found.start_at.astimezone(office.timezone).date()
-    if bookings.reopen(office, closure_id, me(), clock.now()):
-        flash(_("The closure is removed; the times can be booked again."), "success")
-    return redirect(url_for("staff.day", date=day.isoformat()))
-
-
-# --- export and calendar feed ------------------------------------------------------------
-
-
-def _csv_safe(value: str | None) -> str:
-    """Text a spreadsheet would run as a formula is kept as text."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@bp.get("/emails")
-def undelivered_emails() -> str:
-    """Every email that is failing or was given up, so staff can call those residents."""
-    return render_template("staff/emails.html", emails=outbox.failed_emails(), now=clock.now())
-
-
-@bp.get("/export.csv")
-def export() -> Response:
-    office = current_office()
-    today = local_today(office, clock.now())
-    first = _date_arg("from", today)
-    last = _date_arg("to", first)
-    if last < first or (last - first).days >= EXPORT_MAX_DAYS:
-        abort(400)
-    out = io.StringIO()
-    out.write("\ufeff")  # the byte order mark makes Excel read UTF-8
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
-        [
-            _("Date"),
-            _("Start"),
-            _("End"),
-            _("Service"),
-            _("Booking reference"),
-            _("Name"),
-            _("Phone"),
-            _("Email address"),
-            _("Note"),
-            _("Status"),
-            _("Attendance"),
-            _("Reason for cancelling"),
-        ]
-    )
-    language = str(get_locale())
-    for booking in staff_calendar.bookings_between(office, first, last):
-        service = office.service(booking.service_id)
-        start, end = booking.start_at.astimezone(office.timezone), booking.end_at.astimezone(office.timezone)
-        writer.writerow(
-            [
-                start.date().isoformat(),
-                start.strftime("%H:%M"),
-                end.strftime("%H:%M"),
-                service.name(language) if service else booking.service_id,
-                booking.reference,
-                _csv_safe(booking.name),
-                _csv_safe(booking.phone),
-                _csv_safe(booking.email),
-                _csv_safe(booking.note),
-                _("Confirmed") if booking.active else _("Cancelled"),
-                {True: _("Attended"), False: _("No-show"), None: ""}[booking.attended],
-                _csv_safe(booking.cancel_reason),
-            ]
-        )
-    disposition = f'attachment; filename="termine-{first}-{last}.csv"'
-    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": disposition})
-
-
-@bp.get("/feed")
-def feed_settings() -> str:
-    token = feeds.current_token()
-    return render_template(
-        "staff/feed.html",
-        feed_url=url_for("feed.calendar", token=token, _external=True) if token else None,
-        action_form=ActionForm(),
-    )
-
-
-@bp.post("/feed/rotate")
-def rotate_feed() -> Response:
-    feeds.rotate(clock.now())
-    flash(_("The calendar feed has a new address. The old one no longer works."), "success")
-    return redirect(url_for("staff.feed_settings"))
-
-
-def _detail_url(booking: Booking) -> str:
-    """Events in the staff feed link to the staff page of the booking, not the resident's."""
-    return url_for("staff.booking_detail", booking_id=booking.id, _external=True)
-
-
-@feed_bp.get("/feed/<token>.ics")
-def calendar(token: str) -> Response:
-    """The bookings as an iCalendar feed. No session: the secret token in the URL is the key."""
-    if not feeds.is_valid(token):
-        abort(404)
-    office, now = current_office(), clock.now()
-    today = local_today(office, now)
-    found = staff_calendar.bookings_between(
-        office,
-        today - timedelta(days=FEED_DAYS_BACK),
-        today + timedelta(days=office.rules.horizon_days + 1),
-        active_only=True,
-    )
-    data = feed_calendar(found, office, manage_url_for=_detail_url, stamp=now)
-    return Response(
-        data, mimetype="text/calendar", headers={"Content-Disposition": 'inline; filename="termine.ics"'}
-    )
+    return redirect(safe_next(back) if back else url_for("staff.booking_detail", booking_id=booking.id))

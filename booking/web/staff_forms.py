@@ -35,6 +35,9 @@ class CallerBookingForm(FlaskForm):
     email = EmailField(_l("Email address (optional: a confirmation is sent to it)"))
     note = TextAreaField(_l("Note (optional)"))
     language = SelectField(_l("Language of the emails"))
+    counselling_language = SelectField(_l("Language of the counselling"), default="")
+    interpreter = SelectField(_l("Interpreter needed for"), default="")
+    counsellor = SelectField(_l("Counsellor"), default="")
 
 
 def reason_validators() -> list[object]:

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_babel import format_date, format_time, get_locale
 
+from booking import languages
+
 # Each language named in itself, so a reader finds their own.
 LANGUAGE_NAMES = {
     "de": "Deutsch",
@@ -31,9 +33,14 @@ def time_label(moment: datetime) -> str:
     return format_time(moment, format="HH:mm")
 
 
+def language_name(code: str | None) -> str:
+    """A language code named in the reader's language ("ar" on a German page: "Arabisch")."""
+    return languages.name(code, str(get_locale() or "de")) if code else ""
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals.update(day_label=day_label, time_label=time_label)
+    app.jinja_env.globals.update(day_label=day_label, time_label=time_label, language_name=language_name)
 
     @app.context_processor
     def inject() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from booking import bookings
+from booking import closures
 from booking.extensions import db
 from booking.models import Booking, Outbox, SlotClaim, Staff
 from tests.integration.staff_support import create_staff, sign_in
@@ -87,7 +87,7 @@ def test_staff_pages_survive_dates_at_the_ends_of_the_calendar(app, client, path
 def test_the_details_page_already_knows_a_time_staff_closed(app, client, clock):
     with app.app_context():
         office, staff = app.extensions["office"], db.session.get(Staff, create_staff(app))
-        bookings.close(
+        closures.close(
             office,
             datetime.fromisoformat("2027-03-30T08:00+02:00"),
             datetime.fromisoformat("2027-03-30T12:00+02:00"),
@@ -106,7 +106,7 @@ def test_the_details_page_already_knows_a_time_staff_closed(app, client, clock):
 def test_a_time_staff_closed_cannot_be_booked_through_the_api_and_takes_no_place(app, client, clock):
     with app.app_context():
         office, staff = app.extensions["office"], db.session.get(Staff, create_staff(app))
-        bookings.close(
+        closures.close(
             office,
             datetime.fromisoformat("2027-03-30T08:45+02:00"),  # closes the second half of 08:30-09:00
             datetime.fromisoformat("2027-03-30T10:00+02:00"),

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from booking import bookings
+from booking import places as place_service
 from booking.extensions import db
 from booking.models import Booking, SlotClaim
 from tests.conftest import FIXED_NOW, snapshot
@@ -161,7 +162,7 @@ def test_week_view_skips_a_week_whose_times_are_all_taken(app: Flask, client: Fl
     with app.app_context():
         office = app.extensions["office"]
         service = office.service("beratung")
-        week = bookings.availability(office, service, date(2027, 3, 29), date(2027, 4, 4), FIXED_NOW)
+        week = place_service.availability(office, service, date(2027, 3, 29), date(2027, 4, 4), FIXED_NOW)
         places = [slot for slot, free in week for _place in range(free)]
         assert len(places) == 2 * (13 + 7 + 13 + 7)
         for n, slot in enumerate(places):

@@ -1,0 +1,84 @@
+"""What a change leaves behind in its own transaction: the audit entry (who did what, when) and
+the email it causes (an outbox row), whose id goes to the workers once the transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, text
+
+from booking.extensions import on_postgresql, sql
+from booking.models import AuditEvent, Booking, Outbox, Staff, UTCDateTime
+from booking.office import Office
+
+# Listeners called with the ids of outbox rows after their transaction commits
+# (the email package registers the one that hands them to Celery).
+after_commit_hooks: list[Callable[[list[int]], None]] = []
+
+INSERT_AUDIT = insert(AuditEvent.__table__)
+INSERT_OUTBOX = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
+# PostgreSQL writes a change's audit entry and its email in one statement (SQLite takes two).
+AUDIT_AND_EMAIL = text("""
+WITH audit AS (
+  INSERT INTO audit_events (booking_id, staff_id, at, action, details)
+  VALUES (:booking_id, :staff_id, :at, :action, :details)
+)
+INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts)
+VALUES (:dedupe_key, :kind, :booking_id, :sequence, :created_at, :next_attempt_at, :attempts)
+RETURNING id
+""").bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("at", "created_at", "next_attempt_at")))
+
+
+def audit(booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = "") -> None:
+    """Record who (None = the resident) did what, inside the caller's transaction."""
+    sql(INSERT_AUDIT, _audit_row(booking_id, staff, now, action, details))
+
+
+def _audit_row(
+    booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str
+) -> dict[str, object]:
+    return {
+        "booking_id": booking_id,
+        "staff_id": staff.id if staff is not None else None,
+        "at": now,
+        "action": action,
+        "details": details or None,
+    }
+
+
+def record_change(
+    booking: Booking, staff: Staff | None, now: datetime, action: str, details: str, email: str
+) -> list[int]:
+    """Write the audit entry and the email (none without an address) of a change into its
+    transaction; returns the email's id for `after_commit`."""
+    if not booking.email:
+        audit(booking.id, staff, now, action, details)
+        return []
+    email_row = Outbox.row(email, booking.id, booking.sequence, now)
+    if on_postgresql():
+        return [
+            sql(
+                AUDIT_AND_EMAIL, {**_audit_row(booking.id, staff, now, action, details), **email_row}
+            ).scalar_one()
+        ]
+    audit(booking.id, staff, now, action, details)
+    return [sql(INSERT_OUTBOX, email_row).scalar_one()]
+
+
+def queue_email(row: dict[str, object]) -> list[int]:
+    """An email that belongs to no booking (a password reset), inside the caller's transaction."""
+    return [sql(INSERT_OUTBOX, row).scalar_one()]
+
+
+def after_commit(outbox_ids: list[int]) -> None:
+    """Hand committed emails to the workers (best effort: beat's relay sends whatever is left)."""
+    if outbox_ids:
+        for hook in after_commit_hooks:
+            hook(outbox_ids)
+
+
+def moment(at: datetime, office: Office | None = None) -> str:
+    """A moment for the audit trail, in office time when the office is known."""
+    local = at.astimezone(office.timezone) if office is not None else at
+    return local.isoformat(timespec="minutes")

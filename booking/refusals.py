@@ -1,0 +1,47 @@
+"""Why a change is refused: the exceptions of the service layer (bookings, places, closures,
+absences, accounts' calendar parts), one level below all of them so none imports another."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from booking.schedule import Unbookable
+
+
+class InvalidBooking(Exception):
+    """Every field problem at once: {field: [messages]} (messages already translated)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class InvalidClosure(InvalidBooking):
+    """A closure that cannot be entered: every field problem at once, as for a booking."""
+
+
+class InvalidAbsence(InvalidBooking):
+    """An absence that cannot be entered: every field problem at once."""
+
+
+class SlotFull(Exception):
+    """Every place of the slot is taken (with counsellors: no matching counsellor is free)."""
+
+
+class TooLate(Exception):
+    """The appointment has already begun; it can no longer be changed online."""
+
+
+def unbookable_message(reason: Unbookable) -> str:
+    return {
+        Unbookable.PAST: _("This time is in the past."),
+        Unbookable.TOO_SOON: _("This time is too soon to book online. Please choose a later time."),
+        Unbookable.BEYOND_HORIZON: _("This time is too far ahead. Please choose an earlier time."),
+        Unbookable.CLOSED: _("The office is closed at this time."),
+        Unbookable.OFF_GRID: _("There is no appointment at this time."),
+    }[reason]
+
+
+def errors_of(**fields: str) -> dict[str, list[str]]:
+    """{field: [message]} for the fields given (the shape every refusal carries)."""
+    return {field: [message] for field, message in fields.items()}

@@ -1,0 +1,1 @@
+"""The staff pages for counsellors' absences (to be filled)."""

@@ -1,0 +1,1 @@
+"""The admin pages for staff accounts (to be filled)."""
