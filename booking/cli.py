@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         click.echo("Database is up to date.")
 
     _staff_commands(app)
+    _absence_commands(app)
     _email_commands(app)
 
 
@@ -84,6 +85,10 @@ def _staff_commands(app: Flask) -> None:
         """Remove personal data of bookings past the retention period (also run daily by beat)."""
         count = retention.anonymise_expired(current_office(), clock.now())
         click.echo(f"Anonymised {count} bookings.")
+
+
+def _absence_commands(app: Flask) -> None:
+    """A counsellor's absence from the command line (issue 10)."""
 
 
 def _email_commands(app: Flask) -> None:

@@ -237,8 +237,11 @@ _CANDIDATE_FREE = """
 
 
 def _candidates(count: int) -> str:
-    rows = ", ".join(f"(CAST(:c{n} AS INTEGER), {n})" for n in range(count))
-    return f"candidates(counsellor, pos) AS (VALUES {rows})"
+    """The candidates as rows (counsellor, weight, pos): the weight is the number of languages
+    they speak, so a booking any of them could take goes first to one who speaks fewer and the
+    counsellors with rarer languages stay free for those who need them."""
+    rows = ", ".join(f"(CAST(:c{n} AS INTEGER), CAST(:w{n} AS INTEGER), {n})" for n in range(count))
+    return f"candidates(counsellor, weight, pos) AS (VALUES {rows})"
 
 
 def _times(statement: TextClause) -> TextClause:
@@ -250,7 +253,7 @@ def _times(statement: TextClause) -> TextClause:
 @lru_cache(maxsize=64)
 def _claim_counsellor(count: int, closures: bool) -> TextClause:
     """One statement: the first of `count` candidates who is neither away nor in an appointment in
-    any of the cells (preferred one first, then the least busy of the day, then the given order)
+    any of the cells (the preferred one first, then by weight, then the least busy of the day)
     takes every cell, unless staff closed the time. A concurrent claim of a shared cell ends in ON
     CONFLICT DO NOTHING for that cell: fewer rows than cells come back (see `claim`)."""
     closed = (
@@ -268,7 +271,7 @@ WITH RECURSIVE cells(minute) AS (
 {_candidates(count)},
 chosen(counsellor) AS (
   SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE}
-  ORDER BY CASE WHEN candidates.counsellor = CAST(:prefer AS INTEGER) THEN 0 ELSE 1 END,
+  ORDER BY CASE WHEN candidates.counsellor = CAST(:prefer AS INTEGER) THEN 0 ELSE 1 END, weight,
     (SELECT COUNT(*) FROM counsellor_claims busy WHERE busy.counsellor_id = candidates.counsellor
      AND busy.minute >= CAST(:day_first AS INTEGER) AND busy.minute < CAST(:day_last AS INTEGER)),
     pos
@@ -322,7 +325,7 @@ def claim(
         _claim_anonymous(service, Slot(start, end), booking_id)
         return None
     candidates = [
-        c.id
+        c
         for c in rota.eligible(office, service, start, end, counsellors, language)
         if counsellor_id is None or c.id == counsellor_id
     ]
@@ -342,13 +345,15 @@ def claim(
     for _round in range(CLAIM_ROUNDS):
         if not candidates:
             break
-        params = {**values, **{f"c{n}": c for n, c in enumerate(candidates)}}
+        params = dict(values)
+        for n, candidate in enumerate(candidates):
+            params[f"c{n}"], params[f"w{n}"] = candidate.id, len(candidate.languages)
         got = sql(_claim_counsellor(len(candidates), closures), params).scalars().all()
         if len(got) == len(cells):
             return got[0]
         if got:  # a concurrent booking took one of these cells of this counsellor a moment ago
             sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": got[0]})
-            candidates.remove(got[0])
+            candidates = [c for c in candidates if c.id != got[0]]
         elif sql(_any_free(len(candidates)), params).first() is None:
             break  # nobody free (or the time is closed): not a lost race
     if closures and is_closed(Slot(start, end)):

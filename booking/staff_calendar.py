@@ -82,7 +82,10 @@ def staff_names(ids: set[int]) -> dict[int, str]:
     """Names of these accounts, from one query (also disabled ones: a booking keeps its history)."""
     if not ids:
         return {}
-    return {staff_id: name for staff_id, name in db.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))}
+    return {
+        staff_id: name
+        for staff_id, name in db.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))
+    }
 
 
 def day_view(office: Office, day: date, counsellor: int | None = None) -> DayView:

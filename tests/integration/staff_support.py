@@ -16,9 +16,36 @@ PASSWORD = "correct horse battery staple"
 NAME = "Sabine Sachbearbeiterin"
 
 
-def create_staff(app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD) -> int:
+def create_staff(
+    app: Flask, email: str = EMAIL, name: str = NAME, password: str = PASSWORD, *, role: str = "reception"
+) -> int:
     with app.app_context():
-        return accounts.create_staff(email, name, password, app.config["CLOCK"]()).id
+        return accounts.create_staff(email, name, password, app.config["CLOCK"](), role=role).id
+
+
+def create_counsellor(
+    app: Flask,
+    email: str,
+    name: str,
+    languages: tuple[str, ...] = ("de",),
+    *,
+    services: tuple[str, ...] | None = None,
+    hours: dict[int, list[str]] | None = None,
+    password: str = PASSWORD,
+) -> int:
+    """A counsellor account; `hours` as {weekday: ["08:30-12:00", ...]} (None: the opening hours)."""
+    from booking.rota import parse_periods
+
+    with app.app_context():
+        office = app.extensions["office"]
+        staff = accounts.create_staff(
+            email, name, password, app.config["CLOCK"](), office=office, role="counsellor",
+            services=services, languages=languages,
+        )  # fmt: skip
+        if hours is not None:
+            week = {day: parse_periods(", ".join(periods))[0] for day, periods in hours.items()}
+            accounts.set_hours(office, staff, week)
+        return staff.id
 
 
 def sign_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) -> Any:
@@ -40,13 +67,24 @@ def book_at(
     phone: str | None = "02452 123456",
     note: str | None = None,
     booked_at: datetime | None = None,
+    counselling_language: str | None = None,
+    interpreter: str | None = None,
 ) -> int:
     """A resident's booking of `start` (office time), made at `booked_at` (default: the clock's now)."""
     with app.test_request_context():
         office = app.extensions["office"]
         booking = bookings.book(
             office,
-            bookings.BookingRequest("beratung", start, name, email, phone, note),
+            bookings.BookingRequest(
+                "beratung",
+                start,
+                name,
+                email,
+                phone,
+                note,
+                counselling_language=counselling_language,
+                interpreter=interpreter,
+            ),  # fmt: skip
             booked_at or app.config["CLOCK"](),
             email_required=False,
         )
