@@ -152,10 +152,27 @@ def _email_kind(kind: str) -> str:
     }.get(kind, kind)
 
 
+def counsellor_problem(problem: str) -> str:
+    """Why an appointment needs a counsellor (see `places.assignment_problem`), in words."""
+    return {
+        "none": _("Needs a counsellor"),
+        "away": _("Counsellor is away"),
+        "off_duty": _("Outside the counsellor's hours"),
+        "inactive": _("Counsellor's account is disabled"),
+        "cannot": _("Counsellor no longer gives this service or language"),
+    }.get(problem, problem)
+
+
 def role_label(role: str) -> str:
     return {"admin": _("Admin"), "reception": _("Reception"), "counsellor": _("Counsellor")}.get(role, role)
 
 
 @bp.context_processor
 def labels() -> dict[str, Any]:
-    return {"audit_action": _audit_action, "email_kind": _email_kind, "role_label": role_label, "can": can}
+    return {
+        "audit_action": _audit_action,
+        "email_kind": _email_kind,
+        "role_label": role_label,
+        "counsellor_problem": counsellor_problem,
+        "can": can,
+    }

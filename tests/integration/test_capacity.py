@@ -3,6 +3,7 @@ together by a barrier, each with its own test client of one app; the database is
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,8 +15,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.models import Booking, SlotClaim
+from booking.models import Booking, CounsellorClaim, SlotClaim
+from booking.office import DEFAULT_OFFICE_FILE
+from booking.rota import CELL_MINUTES
 from tests.conftest import Clock, make_app
+from tests.integration.staff_support import create_counsellor
 
 # FIXED_NOW is Good Friday 2027-03-26; Tuesday 30 March is the first open day (capacity 2).
 SLOT = "2027-03-30T08:30:00+02:00"
@@ -24,21 +28,36 @@ MORNING = [f"2027-03-30T{h:02d}:{m:02d}:00+02:00" for h in (8, 9, 10, 11) for m 
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def race_app(request: pytest.FixtureRequest, clock: Clock, tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
-    """One app per database kind; the PostgreSQL one skips locally without TEST_DATABASE_URL."""
+def race_app_with(request: pytest.FixtureRequest, clock: Clock, tmp_path) -> Iterator[Callable[[str], Flask]]:  # type: ignore[no-untyped-def]
+    """Build the race's app (the shipped office plus `services`, TOML) on each database kind; the
+    PostgreSQL one skips locally without TEST_DATABASE_URL."""
     if request.param == "sqlite":
         uri = f"sqlite:///{tmp_path / 'race.db'}"
     else:
         uri = request.getfixturevalue("postgres_url")
-    app = make_app(uri, clock, str(tmp_path / "instance"))
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    made: list[Flask] = []
+
+    def build(services: str = "") -> Flask:
+        office = tmp_path / "office.toml"
+        office.write_text(DEFAULT_OFFICE_FILE.read_text(encoding="utf-8") + services, encoding="utf-8")
+        app = make_app(uri, clock, str(tmp_path / "instance"), OFFICE_CONFIG=str(office))
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def race_app(race_app_with: Callable[[str], Flask]) -> Flask:
+    return race_app_with("")
 
 
 def body(start: str = SLOT, email: str = "anna@example.org", name: str = "Anna") -> dict[str, str]:
@@ -177,3 +196,71 @@ def test_the_per_email_limit_holds_under_concurrency(race_app: Flask):
         )
         assert active == 3
         assert db.session.scalar(select(func.count(SlotClaim.id))) == 3
+
+
+# --- counsellors: the places are people ------------------------------------------------------
+
+
+def test_thirty_requests_for_one_time_with_two_counsellors_give_exactly_two_bookings(race_app: Flask):
+    create_counsellor(race_app, "anna@ki.example", "Anna", ("de",))
+    create_counsellor(race_app, "yusuf@ki.example", "Yusuf", ("de", "ar"))
+    results = together(race_app, [booking_call(body(email=f"r{n}@example.org")) for n in range(30)])
+    assert statuses(results) == {201: 2, 409: 28}
+    with race_app.app_context():
+        counsellors = db.session.scalars(
+            select(Booking.counsellor_id).where(Booking.status == "confirmed")
+        ).all()
+        assert sorted(counsellors) == sorted(set(counsellors)) and len(counsellors) == 2
+        assert db.session.scalar(select(func.count(CounsellorClaim.minute))) == 2 * 30 // CELL_MINUTES
+        assert db.session.scalar(select(func.count(SlotClaim.id))) == 0
+
+
+HOUR_LONG = """
+[[services]]
+id = "lang"
+name = "Ausführliche Beratung"
+duration_minutes = 60
+step_minutes = 30
+capacity = 1
+"""
+
+
+def test_overlapping_hour_long_bookings_racing_for_two_counsellors_never_overlap(race_app_with):
+    """Starts half an hour apart share half their cells: a claim can lose the race for some cells
+    of one counsellor and win the others; it must give those back before it tries the next one."""
+    app = race_app_with(HOUR_LONG)
+    create_counsellor(app, "anna@ki.example", "Anna", ("de",))
+    create_counsellor(app, "yusuf@ki.example", "Yusuf", ("de",))
+    results = []
+    for day in ("2027-03-30", "2027-03-31", "2027-04-01", "2027-04-02", "2027-04-05", "2027-04-06"):
+        calls = [
+            booking_call(
+                {
+                    **body(email=f"{day}-{n}@example.org"),
+                    "service": "lang",
+                    "start": f"{day}T{('09:00', '09:30')[n % 2]}",
+                }
+            )
+            for n in range(12)
+        ]
+        results += together(app, calls)
+    assert all(status in (201, 409) for status, _ in results)
+    with app.app_context():
+        taken = db.session.execute(
+            select(Booking.id, Booking.counsellor_id, Booking.start_at, Booking.end_at).where(
+                Booking.status == "confirmed"
+            )
+        ).all()
+        assert len(taken) == 6 * 2  # each day: 09:00 and 09:30, each with another counsellor
+        for a, b in itertools.combinations(taken, 2):
+            overlap = a.start_at < b.end_at and b.start_at < a.end_at
+            assert not (overlap and a.counsellor_id == b.counsellor_id), "one counsellor, two at once"
+        claimed = db.session.execute(
+            select(CounsellorClaim.booking_id, CounsellorClaim.counsellor_id, func.count()).group_by(
+                CounsellorClaim.booking_id, CounsellorClaim.counsellor_id
+            )
+        ).all()
+        assert sorted(tuple(row) for row in claimed) == sorted(
+            (row.id, row.counsellor_id, 60 // CELL_MINUTES) for row in taken
+        )
+    assert sum(1 for status, _ in results if status == 201) == len(taken)
