@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ from alembic.migration import MigrationContext
 from flask import Flask
 
 from booking.extensions import db
+from booking.models import AuditEvent, Outbox, Staff
+from booking.notify import outbox
 from config import database_url
-from tests.conftest import Clock, make_app
+from tests.conftest import FIXED_NOW, Clock, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,3 +169,87 @@ def test_a_bad_office_file_in_office_config_stops_the_command_with_its_message(t
 )
 def test_database_url_gives_postgresql_the_psycopg_driver(given: str | None, expected: str | None):
     assert database_url(given) == expected
+
+
+OLD_HEAD = "a6c5f2d2743e"  # the last revision before counsellors (December 2026)
+
+
+OLD_BOOKING = (
+    "INSERT INTO bookings (id, reference, token, service_id, start_at, end_at, name, email, language, "
+    "status, sequence, created_at) VALUES (:id, :ref, :token, 'beratung', :start, :end, 'Alte Buchung', "
+    ":email, 'de', 'confirmed', 0, :at)"
+)
+OLD_CLAIM = (
+    "INSERT INTO slot_claims (service_id, start_at, place_no, booking_id) "
+    "VALUES ('beratung', :start, :id, :id)"
+)
+OLD_EMAIL = (
+    "INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts) "
+    "VALUES (:key, 'confirm', :id, 0, :at, :at, 0)"
+)
+
+
+def test_a_database_of_the_last_release_upgrades_and_keeps_every_booking_and_email(empty_app: Flask):
+    """Built with the old migrations, filled as the old code wrote it (UTC; naive on SQLite), then
+    `init-db`: two bookings of the 08:30 slot, their places and their unsent confirmations."""
+    from flask_migrate import upgrade
+
+    with empty_app.app_context():
+        upgrade(revision=OLD_HEAD)
+        sqlite = db.engine.dialect.name == "sqlite"
+
+        def stored(moment: datetime) -> datetime:
+            return moment.replace(tzinfo=None) if sqlite else moment
+
+        start, end, at = (
+            stored(datetime(2027, 3, 30, 6, 30, tzinfo=UTC)),
+            stored(datetime(2027, 3, 30, 7, 0, tzinfo=UTC)),
+            stored(FIXED_NOW),
+        )
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO staff (id, email, name, password_hash, active, created_at) "
+                    "VALUES (1, 'alt@kreis-heinsberg.example', 'Alt', 'scrypt:x', :yes, :at)"
+                ),
+                {"yes": True, "at": at},
+            )
+            for number in (1, 2):
+                values = {"id": number, "start": start, "end": end, "at": at}
+                connection.execute(
+                    sa.text(OLD_BOOKING),
+                    {
+                        **values,
+                        "ref": f"OLD{number}-0000",
+                        "token": f"old-token-{number}",
+                        "email": f"a{number}@x.de",
+                    },
+                )
+                connection.execute(sa.text(OLD_CLAIM), values)
+                connection.execute(sa.text(OLD_EMAIL), {**values, "key": f"confirm:{number}"})
+            connection.execute(
+                sa.text(
+                    "INSERT INTO audit_events (booking_id, staff_id, at, action) VALUES (1, 1, :at, 'booked')"
+                ),
+                {"at": at},
+            )
+    result = empty_app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+
+    client = empty_app.test_client()
+    assert client.get("/api/v1/bookings/old-token-1").json["name"] == "Alte Buchung"
+    slots = client.get("/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30").json["slots"]
+    assert slots[0]["start"] == "2027-03-30T08:30:00+02:00" and slots[0]["available"] == 0
+    with empty_app.app_context():
+        staff = db.session.get(Staff, 1)
+        assert staff.role == "admin" and staff.languages == "de" and not staff.custom_hours
+        assert db.session.scalar(sa.select(AuditEvent.staff_id)) == 1  # the staff table was not copied
+        rows = db.session.scalars(sa.select(Outbox).order_by(Outbox.id)).all()
+        assert [(row.dedupe_key, row.booking_id, row.sent_at) for row in rows] == [
+            ("confirm:1", 1, None),
+            ("confirm:2", 2, None),
+        ]
+        assert outbox.deliver([row.id for row in rows]) == 2  # the old emails still go out
+    assert client.delete("/api/v1/bookings/old-token-1").status_code == 200
+    slots = client.get("/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30").json["slots"]
+    assert slots[0]["available"] == 1
