@@ -3,7 +3,7 @@ appointments an absence leaves to be given to another counsellor, moved or cance
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -24,6 +24,15 @@ def whole_days(office: Office, first: date, last: date | None = None) -> tuple[d
     return start, datetime.combine(last + timedelta(days=1), time(), tzinfo=office.timezone)
 
 
+def days_of(office: Office, absence: Absence) -> tuple[date, date] | None:
+    """The first and last day of an absence of whole days (local midnight to local midnight),
+    None for part of a day; so pages can say "Tuesday to Friday" instead of two midnights."""
+    start, end = absence.start_at.astimezone(office.timezone), absence.end_at.astimezone(office.timezone)
+    if start.time() != time() or end.time() != time() or end.date() <= start.date():
+        return None
+    return start.date(), end.date() - timedelta(days=1)
+
+
 def local(office: Office, day: date, moment: time) -> datetime:
     """Office wall time as an aware moment (a time in the spring gap gets its real offset)."""
     return datetime.combine(day, moment, tzinfo=office.timezone).astimezone(office.timezone)
@@ -38,13 +47,19 @@ def add(
     staff: Staff | None,
     now: datetime,
 ) -> Absence:
-    """Enter an absence; `InvalidAbsence` names every field that is wrong and nothing changes.
+    """Enter an absence; `InvalidAbsence` names every field that is wrong (counsellor, start,
+    end, reason) and nothing changes.
     Appointments inside it keep their counsellor until staff reassign them (`affected`)."""
     errors: dict[str, list[str]] = {}
     counsellor = db.session.get(Staff, counsellor_id) if counsellor_id is not None else None
     if counsellor is None or counsellor.role != "counsellor":
         errors["counsellor"] = [_("Please choose a counsellor.")]
-    if end <= start:
+    for key, moment in (("start", start), ("end", end)):
+        try:  # the first and last days of the calendar have no UTC moment to store
+            moment.astimezone(UTC)
+        except OverflowError:
+            errors[key] = [_("Please enter a real date.")]
+    if not errors.keys() & {"start", "end"} and end <= start:
         errors["end"] = [_("The end must be after the start.")]
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX:

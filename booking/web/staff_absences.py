@@ -1,17 +1,205 @@
-"""The staff pages for counsellors' absences and appointments that need a counsellor (being built)."""
+"""The staff pages for counsellors' absences and the appointments that need a counsellor: enter an
+absence, see at once whose appointments it touches, give them to a free counsellor in one click
+(or all at once), move or cancel the rest. Thin views over `booking.absences` and `booking.places`;
+a single appointment is given by the existing `staff.reassign` route."""
 
 from __future__ import annotations
 
-from booking.web.staff_base import bp, requires
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from booking import absences as absence_rules
+from booking import accounts, clock, current_office, places, staff_calendar
+from booking.models import Absence, Booking
+from booking.office import Office
+from booking.refusals import InvalidAbsence
+from booking.rota import Counsellor
+from booking.web.absence_forms import AbsenceForm
+from booking.web.staff_base import bp, me, requires
+from booking.web.staff_forms import ActionForm
+from booking.web.templating import day_label, time_label
 
 
-@bp.get("/absences")
+@dataclass(frozen=True)
+class Row:
+    """An appointment to be given to someone else, with who could take it."""
+
+    booking: Booking
+    free: list[Counsellor]
+    begun: bool
+    counsellor: str = ""  # the name of its counsellor now ("" when none)
+    problem: str | None = None  # see `places.assignment_problem`
+
+
+def _rows(
+    office: Office, found: Iterable[Booking], now: datetime, problems: dict[int, str] | None = None
+) -> list[Row]:
+    found = list(found)
+    names = staff_calendar.staff_names({b.counsellor_id for b in found if b.counsellor_id is not None})
+    return [
+        Row(
+            booking=b,
+            free=places.free_counsellors(office, b) if b.start_at > now else [],
+            begun=b.start_at <= now,
+            counsellor=names.get(b.counsellor_id or 0, ""),
+            problem=(problems or {}).get(b.id),
+        )
+        for b in found
+    ]
+
+
+def _times(start: datetime, end: datetime) -> Markup:
+    """08:30–10:00, kept in this order on right-to-left pages."""
+    return Markup('<bdi dir="ltr">{}–{}</bdi>').format(time_label(start), time_label(end))
+
+
+def span_label(office: Office, absence: Absence) -> Markup:
+    """The absence in words: whole days, or part of a day with its times."""
+    days = absence_rules.days_of(office, absence)
+    if days is not None:
+        first, last = days
+        if first == last:
+            return Markup(_("%(day)s, whole day")) % {"day": day_label(first)}
+        return Markup(_("%(first)s to %(last)s, whole days")) % {
+            "first": day_label(first),
+            "last": day_label(last),
+        }
+    start, end = absence.start_at.astimezone(office.timezone), absence.end_at.astimezone(office.timezone)
+    if start.date() == end.date():
+        return Markup(_("%(day)s, %(times)s")) % {"day": day_label(start), "times": _times(start, end)}
+    return Markup(_("%(first)s, %(start)s to %(last)s, %(end)s")) % {
+        "first": day_label(start),
+        "start": Markup("<bdi>{}</bdi>").format(time_label(start)),
+        "last": day_label(end),
+        "end": Markup("<bdi>{}</bdi>").format(time_label(end)),
+    }
+
+
+def _absence_or_404(absence_id: int) -> Absence:
+    return absence_rules.get(absence_id) or abort(404)
+
+
+@bp.route("/absences", methods=["GET", "POST"])
 @requires("absences")
-def absences() -> str:
-    return "absences"
+def absences() -> Response | tuple[str, int]:
+    office, now = current_office(), clock.now()
+    form = AbsenceForm()
+    form.offer(accounts.counsellors())
+    status = 200
+    if form.validate_on_submit():
+        span = form.span(office)
+        if span is None:
+            status = 422
+        else:
+            try:
+                added = absence_rules.add(
+                    office, int(form.counsellor.data or 0), *span, form.reason.data, me(), now
+                )
+            except InvalidAbsence as invalid:
+                status = 422
+                form.show(invalid.errors)
+            else:
+                flash(_("The absence is entered."), "success")
+                return redirect(url_for("staff.absence", absence_id=added.id))
+    elif request.method == "POST":
+        status = 422
+    listed = absence_rules.upcoming(now)
+    return render_template(
+        "staff/absences.html",
+        form=form,
+        listed=[(a, span_label(office, a)) for a in listed],
+    ), status
+
+
+@bp.get("/absences/<int:absence_id>")
+@requires("absences")
+def absence(absence_id: int) -> str:
+    office, now = current_office(), clock.now()
+    found = _absence_or_404(absence_id)
+    return render_template(
+        "staff/absence.html",
+        absence=found,
+        span=span_label(office, found),
+        rows=_rows(office, absence_rules.affected(found, now), now),
+        action_form=ActionForm(),
+    )
+
+
+def _give_all(office: Office, found: list[Booking], now: datetime) -> None:
+    """Give each appointment that has not begun to the best free counsellor; say how many went
+    to whom and how many are left to move or cancel."""
+    found = [b for b in found if b.start_at > now]
+    if not found:
+        flash(_("There are no appointments to give to another counsellor."), "success")
+        return
+    left = {b.id for b in places.reassign_all(office, found, me(), now)}
+    given = Counter(b.counsellor_id for b in found if b.id not in left)
+    if given:
+        names = staff_calendar.staff_names({i for i in given if i is not None})
+        by_name = sorted((names.get(i or 0, "–"), count) for i, count in given.items())
+        to_whom = ", ".join(f"{name} ({count})" for name, count in by_name)
+        total = sum(given.values())
+        flash(
+            ngettext(
+                "%(num)d appointment given to another counsellor: %(names)s.",
+                "%(num)d appointments given to other counsellors: %(names)s.",
+                total,
+                names=to_whom,
+            ),
+            "success",
+        )
+    if left:
+        flash(
+            ngettext(
+                "%(num)d appointment is left to move or cancel: no other counsellor is free for it.",
+                "%(num)d appointments are left to move or cancel: no other counsellor is free for them.",
+                len(left),
+            ),
+            "error",
+        )
+
+
+@bp.post("/absences/<int:absence_id>/reassign-all")
+@requires("book")
+def reassign_absence(absence_id: int) -> Response:
+    office, now = current_office(), clock.now()
+    found = _absence_or_404(absence_id)
+    _give_all(office, absence_rules.affected(found, now), now)
+    return redirect(url_for("staff.absence", absence_id=found.id))
+
+
+@bp.post("/absences/<int:absence_id>/remove")
+@requires("absences")
+def remove_absence(absence_id: int) -> Response:
+    found = _absence_or_404(absence_id)
+    absence_rules.remove(current_office(), found.id, me(), clock.now())
+    flash(_("The absence is removed; the counsellor can be booked again at that time."), "success")
+    return redirect(url_for("staff.absences"))
 
 
 @bp.get("/assign")
 @requires("book")
 def assign() -> str:
-    return "assign"
+    office, now = current_office(), clock.now()
+    needing = places.needing_counsellor(office, now)
+    return render_template(
+        "staff/assign.html",
+        rows=_rows(office, [a.booking for a in needing], now, {a.booking.id: a.problem for a in needing}),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/assign/all")
+@requires("book")
+def assign_all() -> Response:
+    office, now = current_office(), clock.now()
+    _give_all(office, [a.booking for a in places.needing_counsellor(office, now)], now)
+    return redirect(url_for("staff.assign"))
