@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from booking import bookings, clock, current_office, microcache, places
+from booking import bookings, clock, current_office, languages, microcache, places
 from booking.errors import api_error
 from booking.models import Booking
 from booking.refusals import InvalidBooking, SlotFull, TooLate
@@ -35,6 +35,8 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "phone": booking.phone,
         "note": booking.note,
         "language": booking.language,
+        "counselling_language": booking.counselling_language,
+        "interpreter": booking.interpreter,
         "manage_url": url_for("public.manage", token=booking.token, _external=True),
     }
 
@@ -53,7 +55,8 @@ def services() -> Response:
                 "id": s.id,
                 "name": s.name(language),
                 "duration_minutes": s.duration_minutes,
-                "capacity": s.capacity,
+                "capacity": places.capacity(s),
+                "languages": list(places.languages(s)),
             }
             for s in current_office().services
         ]
@@ -78,10 +81,21 @@ def slots() -> Response:
             "bad_range",
             _("The range must run forwards and span at most %(days)d days.", days=MAX_RANGE_DAYS),
         )
+    language = request.args.get("language")
+    if language is not None and not languages.is_known(language):
+        return api_error(
+            400,
+            "bad_language",
+            _(
+                "The parameter %(name)s must be a language code, for example %(example)s.",
+                name="language",
+                example="de",
+            ),
+        )
     now = clock.now()
 
     def body() -> str:
-        found = places.availability(office, service, first, last, now)
+        found = places.availability(office, service, first, last, now, language=language)
         return current_app.json.dumps(
             {
                 "service": service.id,
@@ -98,7 +112,7 @@ def slots() -> Response:
     minute = earliest.replace(second=0, microsecond=0)
     if minute < earliest:
         minute += timedelta(minutes=1)
-    key = ("slots", service.id, first, last, minute, local_today(office, now))
+    key = ("slots", service.id, first, last, minute, local_today(office, now), language)
     return current_app.response_class(microcache.cached(key, body), mimetype="application/json")
 
 
@@ -114,7 +128,10 @@ def create_booking() -> Response | tuple[Response, int]:
     if language not in languages:
         language = str(get_locale())
     fields = {"service_id": body.get("service"), "start": body.get("start")}
-    text_fields = {name: body.get(name) for name in ("name", "email", "phone", "note")}
+    text_fields = {
+        name: body.get(name)
+        for name in ("name", "email", "phone", "note", "counselling_language", "interpreter")
+    }
     errors = {
         name: [_("Must be a string.")]
         for name, value in {**fields, **text_fields}.items()
@@ -134,6 +151,8 @@ def create_booking() -> Response | tuple[Response, int]:
                     phone=text_fields["phone"],
                     note=text_fields["note"],
                     language=language,
+                    counselling_language=text_fields["counselling_language"],
+                    interpreter=text_fields["interpreter"],
                 ),
                 clock.now(),
                 languages=languages,
@@ -141,7 +160,11 @@ def create_booking() -> Response | tuple[Response, int]:
         except InvalidBooking as invalid:
             return jsonify(errors=invalid.errors), 422
         except SlotFull:
-            return api_error(409, "slot_full", _("Every place at this time is taken."))
+            if text_fields["counselling_language"] is not None:
+                message = _("No counsellor who speaks this language is free at this time.")
+            else:
+                message = _("Every place at this time is taken.")
+            return api_error(409, "slot_full", message)
     response = jsonify(booking_json(booking))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_booking", token=booking.token)

@@ -25,9 +25,18 @@ class BookingForm(FlaskForm):
 
 
 def booking_request(
-    form: FlaskForm, service_id: str, start: datetime, language: str, *, counsellor_id: int | None = None
+    form: FlaskForm,
+    service_id: str,
+    start: datetime,
+    language: str,
+    *,
+    counsellor_id: int | None = None,
+    counselling_language: str | None = None,
+    interpreter: str | None = None,
 ) -> BookingRequest:
-    """What a resident's or a staff member's booking form asks the booking service for."""
+    """What a resident's or a staff member's booking form asks the booking service for. The
+    resident's choice of languages comes with the page's address, not as fields of the form:
+    `counselling_language` and `interpreter` give it (else the form's fields of that name)."""
     return BookingRequest(
         service_id=service_id,
         start=start,
@@ -36,8 +45,8 @@ def booking_request(
         phone=form.phone.data,
         note=form.note.data,
         language=language,
-        counselling_language=_chosen(form, "counselling_language"),
-        interpreter=_chosen(form, "interpreter"),
+        counselling_language=counselling_language or _chosen(form, "counselling_language"),
+        interpreter=interpreter or _chosen(form, "interpreter"),
         counsellor_id=counsellor_id,
     )
 

@@ -57,13 +57,25 @@ SPEC: dict[str, Any] = {
                         "required": True,
                         "schema": {"type": "string", "format": "date"},
                     },
+                    {
+                        "name": "language",
+                        "in": "query",
+                        "required": False,
+                        "description": "Count only places with a counsellor who speaks this language "
+                        "(a language code, e.g. de, ar, fa_AF); a service without counsellors has its "
+                        "places in de only",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {
                     "200": {
                         "description": "The slots",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Slots"}}},
                     },
-                    "400": _error("Unknown service, or a bad, reversed or over-long range"),
+                    "400": _error(
+                        "Unknown service (unknown_service), a bad, reversed or over-long range "
+                        "(bad_range), or an unknown language code (bad_language)"
+                    ),
                     "429": _error("Too many requests"),
                 },
             }
@@ -83,7 +95,10 @@ SPEC: dict[str, Any] = {
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}},
                     },
                     "400": _error("The body is not a JSON object"),
-                    "409": _error("Every place of the slot is taken (error: slot_full)"),
+                    "409": _error(
+                        "Every place of the slot is taken, or no counsellor speaking the "
+                        "counselling_language is free (error: slot_full)"
+                    ),
                     "413": _error("The body is over 64 KiB"),
                     "422": {
                         "description": "Invalid fields",
@@ -148,12 +163,20 @@ SPEC: dict[str, Any] = {
             },
             "Service": {
                 "type": "object",
-                "required": ["id", "name", "duration_minutes", "capacity"],
+                "required": ["id", "name", "duration_minutes", "capacity", "languages"],
                 "properties": {
                     "id": {"type": "string"},
                     "name": {"type": "string"},
                     "duration_minutes": {"type": "integer"},
-                    "capacity": {"type": "integer"},
+                    "capacity": {
+                        "type": "integer",
+                        "description": "Parallel places at best: its counsellors, else the office file's",
+                    },
+                    "languages": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "The languages of counselling it is offered in",
+                    },
                 },
             },
             "Slot": {
@@ -185,6 +208,16 @@ SPEC: dict[str, Any] = {
                     "phone": {"type": "string"},
                     "note": {"type": "string"},
                     "language": {"type": "string"},
+                    "counselling_language": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "The booking gets a counsellor who speaks it (else 409)",
+                    },
+                    "interpreter": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "An interpreter is needed for this language (no effect on places)",
+                    },
                 },
             },
             "Booking": {
@@ -202,6 +235,8 @@ SPEC: dict[str, Any] = {
                     "phone": NULLABLE_TEXT,
                     "note": NULLABLE_TEXT,
                     "language": {"type": "string"},
+                    "counselling_language": NULLABLE_TEXT,
+                    "interpreter": NULLABLE_TEXT,
                     "manage_url": {"type": "string"},
                 },
             },

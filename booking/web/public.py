@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
 from flask import (
     Blueprint,
@@ -22,7 +26,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from booking import bookings, clock, current_office, places
+from booking import bookings, clock, current_office, languages, places
 from booking.closures import open_slot
 from booking.models import Booking
 from booking.office import Service
@@ -55,12 +59,81 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# --- what the resident asks for: the language of the counselling, an interpreter -------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The resident's wishes for one service, carried from page to page as the query parameters
+    `counselling` (a language the service is offered in) and `interpreter` (empty: none)."""
+
+    counselling: str
+    interpreter: str | None
+    offered: tuple[str, ...]
+
+    def args(self) -> dict[str, str | None]:
+        """The query parameters that carry it (url_for leaves out a None)."""
+        return {"counselling": self.counselling, "interpreter": self.interpreter}
+
+
+def _choice(service: Service, values: Mapping[str, str], *, keep_known: bool = False) -> Choice:
+    """The choice in `values`, each part checked: a counselling language the service is not
+    offered in (or any known code, with `keep_known`: the booking then decides) and an unknown
+    interpreter language fall back to the default, so a tampered link shows a page, not an error.
+    Default: the page's language when the service is offered in it, else German."""
+    offered = places.languages(service)
+    reader = str(get_locale())
+    code = values.get("counselling")
+    if not (code in offered or (keep_known and languages.is_known(code))):
+        code = reader if reader in offered else places.DEFAULT_LANGUAGE
+        code = code if code in offered else offered[0]
+    interpreter = values.get("interpreter") or None
+    return Choice(code, interpreter if languages.is_known(interpreter) else None, offered)
+
+
+@lru_cache(maxsize=256)
+def _endonym(code: str) -> str | None:
+    """The language named in itself ("ar": "العربية"), for a reader who cannot read the page."""
+    try:
+        text = Locale.parse(code).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        return None
+    return text[:1].upper() + text[1:] if text else None
+
+
+def _options(codes: list[str] | tuple[str, ...], reader: str) -> list[tuple[str, str, str | None]]:
+    """(code, name in the reader's language, name in itself when that differs) per language."""
+    found = []
+    for code in codes:
+        name = languages.name(code, reader)
+        endonym = _endonym(code)
+        found.append((code, name, endonym if endonym != name else None))
+    return found
+
+
+def _choice_form(choice: Choice) -> dict[str, object]:
+    """What the templates need to offer the choice again: the languages of the counselling in
+    their order, and the interpreters' languages sorted by name as the reader reads them."""
+    reader = str(get_locale())
+    interpreters = [code for code, _name in languages.choices(reader)]
+    if choice.interpreter and choice.interpreter not in interpreters:
+        interpreters = [
+            code for code, _name in languages.choices(reader, [*interpreters, choice.interpreter])
+        ]
+    return {
+        "choice": choice,
+        "counselling_options": _options(choice.offered, reader),
+        "interpreter_options": _options(interpreters, reader),
+    }
+
+
 @bp.get("/")
 def home() -> str:
     office = current_office()
     names = get_day_names("wide", locale=str(get_locale()))
     opening_hours = [(names[day], periods) for day, periods in sorted(office.hours.items())]
-    return render_template("public/home.html", services=office.services, opening_hours=opening_hours)
+    choices = [(service, _choice_form(_choice(service, request.args))) for service in office.services]
+    return render_template("public/home.html", choices=choices, opening_hours=opening_hours)
 
 
 @bp.get("/privacy")
@@ -80,25 +153,46 @@ def choose_language(code: str) -> Response:
     return redirect(target)
 
 
-def _week_page(service: Service, endpoint: str, **page: object) -> str:
-    """A week of free times of `service`: the requested week, else the earliest free one.
-    `endpoint` (with the view args of this request) is the page of the other weeks."""
+def _week_page(
+    service: Service,
+    endpoint: str,
+    *,
+    language: str | None,
+    apart_from: Booking | None = None,
+    carry: Mapping[str, str | None] | None = None,
+    **page: object,
+) -> str:
+    """A week of times of `service` with a counsellor speaking `language` free: the requested
+    week, else the earliest free one. `endpoint` (with the view args of this request and `carry`)
+    is the page of the other weeks. `apart_from`: the booking being moved, whose own time does
+    not count as taken and is not offered."""
     office, now = current_office(), clock.now()
     today = local_today(office, now)
     first_week, last_day = _monday(today), today + timedelta(days=office.rules.horizon_days)
     try:
         monday = _monday(date.fromisoformat(request.args["week"]))
     except (KeyError, ValueError):
-        free_day = places.first_free_day(office, service, now)
+        free_day = places.first_free_day(office, service, now, language)
         monday = _monday(free_day) if free_day else first_week
     monday = min(max(monday, first_week), _monday(last_day))
-    slots = places.availability(office, service, monday, monday + timedelta(days=6), now)
+    slots = places.availability(
+        office,
+        service,
+        monday,
+        monday + timedelta(days=6),
+        now,
+        language=language,
+        apart_from=apart_from.id if apart_from is not None else None,
+    )
+    if apart_from is not None:  # moving to the time it already has is no move
+        slots = [(slot, 0 if slot.start == apart_from.start_at else free) for slot, free in slots]
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
         day_slots = [(slot, free) for slot, free in slots if slot.start.date() == day]
         if day_slots or day.weekday() in office.hours:
             days.append((day, day_slots))
+    others = {**(request.view_args or {}), **(carry or {})}
     return render_template(
         "public/week.html",
         service=service,
@@ -107,7 +201,7 @@ def _week_page(service: Service, endpoint: str, **page: object) -> str:
         previous_week=monday - timedelta(days=7) if monday > first_week else None,
         next_week=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
         any_free=any(free for _slot, free in slots),
-        week_url=lambda day: url_for(endpoint, week=day.isoformat(), **(request.view_args or {})),
+        week_url=lambda day: url_for(endpoint, week=day.isoformat(), **others),
         **page,
     )
 
@@ -116,7 +210,16 @@ def _week_page(service: Service, endpoint: str, **page: object) -> str:
 @limits.slot_lookups
 def week(service_id: str) -> str:
     service = _service_or_404(service_id)
-    return _week_page(service, "public.week", form_action=url_for("public.details", service_id=service.id))
+    choice = _choice(service, request.args)
+    return _week_page(
+        service,
+        "public.week",
+        language=choice.counselling,
+        carry=choice.args(),
+        form_action=url_for("public.details", service_id=service.id),
+        choice=choice,
+        wishes=_choice_form(choice),
+    )
 
 
 @bp.route("/book/<service_id>/details", methods=["GET", "POST"])
@@ -125,19 +228,29 @@ def week(service_id: str) -> str:
 def details(service_id: str) -> Response | tuple[str, int] | str:
     office, service = current_office(), _service_or_404(service_id)
     form = BookingForm()
+    # The choice travels in the address (the form posts to it), so a language switch or a form
+    # sent back after an expired token keeps it too.
+    choice = _choice(service, request.args, keep_known=request.method == "POST")
     start = bookings.parse_start(request.values.get("start", ""), office)
     if start is None:
         flash(_("Please choose a time."), "error")
-        return redirect(url_for("public.week", service_id=service.id))
+        return redirect(url_for("public.week", service_id=service.id, **choice.args()))
     slot = open_slot(office, service, start, clock.now())
     if isinstance(slot, Unbookable):
         flash(unbookable_message(slot), "error")
-        return redirect(url_for("public.week", service_id=service.id))
+        return redirect(url_for("public.week", service_id=service.id, **choice.args()))
     form.start.data = slot.start.isoformat()
     status = 200
     if request.method == "POST":
         status = 422
-        booking_request = booking_request_of(form, service.id, slot.start, str(get_locale()))
+        booking_request = booking_request_of(
+            form,
+            service.id,
+            slot.start,
+            str(get_locale()),
+            counselling_language=choice.counselling,
+            interpreter=choice.interpreter,
+        )
         languages = current_app.config["LANGUAGES"]
         form_valid = form.validate()
         try:
@@ -148,14 +261,19 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
                 return redirect(url_for("public.manage", token=booking.token, new=1))
         except InvalidBooking as invalid:
             for field, messages in invalid.errors.items():
-                getattr(form, field).errors = list(messages)
+                # a problem of a field the form has not (the choice) is shown with the time
+                (getattr(form, field, None) or form.start).errors = list(messages)
         except SlotFull:
             flash(_("Sorry, this time was just taken. Please choose another time."), "error")
-            return redirect(
-                url_for("public.week", service_id=service.id, week=_monday(slot.start.date()).isoformat())
-            )
+            week_start = _monday(slot.start.date()).isoformat()
+            return redirect(url_for("public.week", service_id=service.id, week=week_start, **choice.args()))
     return render_template(
-        "public/details.html", service=service, slot=slot, form=form, week_start=_monday(slot.start.date())
+        "public/details.html",
+        service=service,
+        slot=slot,
+        form=form,
+        choice=choice,
+        week_start=_monday(slot.start.date()),
     ), status
 
 
@@ -210,6 +328,8 @@ def choose_new_time(token: str) -> str:
     return _week_page(
         service,
         "public.choose_new_time",
+        language=booking.counselling_language,
+        apart_from=booking,
         booking=booking,
         form=ConfirmForm(),
         form_action=url_for("public.move", token=token),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -43,7 +44,13 @@ def test_services_are_named_in_german_by_default(client: FlaskClient):
     response = client.get("/api/v1/services")
     assert response.status_code == 200
     assert response.json == [
-        {"id": "beratung", "name": "Integrationsberatung", "duration_minutes": 30, "capacity": 2}
+        {
+            "id": "beratung",
+            "name": "Integrationsberatung",
+            "duration_minutes": 30,
+            "capacity": 2,
+            "languages": ["de"],  # a service without counsellors is counselled in German
+        }
     ]
 
 
@@ -371,3 +378,150 @@ def test_an_appointment_that_has_begun_cannot_be_cancelled(client: FlaskClient, 
     response = client.delete(f"/api/v1/bookings/{token}")
     assert response.status_code == 409
     assert client.get(f"/api/v1/bookings/{token}").json["status"] == "confirmed"
+
+
+# --- languages of counselling and interpreters ---------------------------------------------------
+
+TUESDAY = "2027-03-30"
+AMAL_ONLY = "2027-03-30T09:30:00+02:00"  # both on duty from 08:30; Amal until 10:00
+
+
+@pytest.fixture
+def counsellors(app: Flask) -> dict[str, int]:
+    """Dora speaks German and works the opening hours; Amal speaks German, Arabic and Turkish and
+    works Tuesday 08:30-10:00 only."""
+    from tests.integration.staff_support import create_counsellor
+
+    return {
+        "dora": create_counsellor(app, "dora@kreis-heinsberg.example", "Dora", ("de",)),
+        "amal": create_counsellor(
+            app, "amal@kreis-heinsberg.example", "Amal", ("de", "ar", "tr"), hours={1: ["08:30-10:00"]}
+        ),
+    }
+
+
+def available(client: FlaskClient, language: str | None = None, day: str = TUESDAY) -> dict[str, int]:
+    query = f"/api/v1/slots?service=beratung&from={day}&to={day}"
+    response = client.get(query + (f"&language={language}" if language is not None else ""))
+    assert response.status_code == 200, response.json
+    return {s["start"][11:16]: s["available"] for s in response.json["slots"]}
+
+
+def test_services_name_the_languages_and_places_of_their_counsellors(client: FlaskClient, counsellors):  # type: ignore[no-untyped-def]
+    [service] = client.get("/api/v1/services").json
+    assert service["languages"] == ["de", "ar", "tr"]
+    assert service["capacity"] == 2  # two counsellors give it
+
+
+def test_slots_in_a_language_count_only_counsellors_who_speak_it(client: FlaskClient, counsellors):  # type: ignore[no-untyped-def]
+    german, arabic = available(client, "de"), available(client, "ar")
+    assert german == available(client)  # everyone speaks German here
+    assert german["08:30"] == german["09:30"] == 2 and german["10:00"] == 1
+    assert arabic["08:30"] == arabic["09:30"] == 1
+    assert arabic["10:00"] == arabic["14:00"] == 0  # Amal has gone home
+    assert available(client, "tr") == arabic
+    assert set(available(client, "uk").values()) == {0}  # a language nobody speaks here
+    assert post(client, counselling_language="ar", start=AMAL_ONLY).status_code == 201
+    assert available(client, "ar")["09:30"] == 0
+    assert available(client, "de")["09:30"] == 1  # Dora is still free
+
+
+@pytest.mark.parametrize("language", ["xx", "", "AR", "de,ar", "<script>", "x" * 300])
+def test_slots_in_an_unknown_language_are_400_naming_the_parameter(client: FlaskClient, language: str):
+    response = client.get(
+        f"/api/v1/slots?service=beratung&from={TUESDAY}&to={TUESDAY}&language={quote(language)}"
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "bad_language"
+    assert "language" in response.json["message"]
+
+
+def test_the_cached_slots_answer_is_per_language(app_with, clock):  # type: ignore[no-untyped-def]
+    cached = app_with(AVAILABILITY_CACHE_SECONDS=60)
+    from tests.integration.staff_support import create_counsellor
+
+    create_counsellor(cached, "dora@kreis-heinsberg.example", "Dora", ("de",))
+    create_counsellor(
+        cached, "amal@kreis-heinsberg.example", "Amal", ("de", "ar"), hours={1: ["08:30-10:00"]}
+    )
+    client = cached.test_client()
+    assert available(client, "de")["10:00"] == 1
+    assert available(client, "ar")["10:00"] == 0  # not the German answer of a moment ago
+    assert available(client)["10:00"] == 1
+
+
+def test_a_service_without_counsellors_has_its_places_in_german_only(app: Flask, client: FlaskClient):
+    assert set(available(client, "de").values()) == {2}
+    assert available(client, "de") == available(client)
+    assert set(available(client, "ar").values()) == {0}
+    before = snapshot(app)
+    refused = post(client, counselling_language="ar")
+    assert refused.status_code == 409 and refused.json["error"] == "slot_full"
+    assert snapshot(app) == before
+    booked = post(client, counselling_language="de", interpreter="ar")
+    assert booked.status_code == 201
+    assert (booked.json["counselling_language"], booked.json["interpreter"]) == ("de", "ar")
+    assert available(client, "de")["08:30"] == 1
+
+
+def test_booking_in_arabic_gets_the_arabic_speaking_counsellor(app: Flask, client: FlaskClient, counsellors):  # type: ignore[no-untyped-def]
+    response = post(client, counselling_language="ar", interpreter="ti")
+    assert response.status_code == 201
+    assert (response.json["counselling_language"], response.json["interpreter"]) == ("ar", "ti")
+    again = client.get(f"/api/v1/bookings/{response.json['token']}").json
+    assert (again["counselling_language"], again["interpreter"]) == ("ar", "ti")
+    with app.app_context():
+        booking = db.session.scalar(select(Booking))
+        assert (booking.counsellor_id, booking.counselling_language, booking.interpreter) == (
+            counsellors["amal"],
+            "ar",
+            "ti",
+        )
+
+
+def test_a_booking_without_a_choice_answers_null_for_both(client: FlaskClient):
+    body = post(client).json
+    assert body["counselling_language"] is None and body["interpreter"] is None
+
+
+def test_no_counsellor_speaking_it_free_is_409_slot_full_and_changes_nothing(
+    app: Flask, client: FlaskClient, counsellors
+):  # type: ignore[no-untyped-def]
+    assert post(client, counselling_language="ar", start=AMAL_ONLY, email="a@example.org").status_code == 201
+    before = snapshot(app)
+    response = post(client, counselling_language="ar", start=AMAL_ONLY, email="b@example.org")
+    assert response.status_code == 409 and response.json["error"] == "slot_full"
+    assert snapshot(app) == before
+    # Dora is free at that time: in German it can still be booked
+    assert post(client, counselling_language="de", start=AMAL_ONLY, email="b@example.org").status_code == 201
+
+
+def test_an_interpreter_does_not_change_the_places(app: Flask, client: FlaskClient, counsellors):  # type: ignore[no-untyped-def]
+    response = post(client, counselling_language="de", interpreter="ar", start=AMAL_ONLY)
+    assert response.status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(Booking.counsellor_id)) == counsellors["dora"]  # no Arabic needed
+    assert available(client, "ar")["09:30"] == 1  # Amal stays free for Arabic counselling
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"counselling_language": "xx"}, "counselling_language"),
+        ({"counselling_language": ""}, "counselling_language"),
+        ({"counselling_language": 42}, "counselling_language"),
+        ({"counselling_language": ["ar"]}, "counselling_language"),
+        ({"interpreter": "Arabic"}, "interpreter"),
+        ({"interpreter": True}, "interpreter"),
+        ({"interpreter": {"code": "ar"}}, "interpreter"),
+    ],
+)
+def test_a_bad_language_is_422_naming_the_field_and_changes_nothing(
+    app: Flask, client: FlaskClient, counsellors, overrides: dict[str, Any], field: str
+):  # type: ignore[no-untyped-def]
+    before = snapshot(app)
+    response = post(client, language="en", **overrides)
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == [field]
+    assert all(isinstance(m, str) and m for m in response.json["errors"][field])
+    assert snapshot(app) == before

@@ -302,7 +302,9 @@ def test_another_office_serves_the_app(tmp_path: Path):
         db.create_all()
     client = app.test_client()
     response = client.get("/api/v1/services", headers={"Accept-Language": "en"})
-    assert response.json == [{"id": "passport", "name": "Passport", "duration_minutes": 60, "capacity": 1}]
+    assert response.json == [
+        {"id": "passport", "name": "Passport", "duration_minutes": 60, "capacity": 1, "languages": ["de"]}
+    ]
     slots = client.get("/api/v1/slots?service=passport&from=2027-03-12&to=2027-03-21").json
     assert slots["timezone"] == "America/New_York"
     starts = [s["start"] for s in slots["slots"]]
