@@ -11,12 +11,13 @@ from functools import cache
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from booking import journal, rota, staff_sessions
 from booking import languages as language_names
-from booking import rota, staff_sessions
 from booking.extensions import db, transaction
-from booking.models import ROLES, CounsellorHours, Staff
+from booking.models import ROLES, Booking, CounsellorHours, Staff
 from booking.office import Office, Period
 
 PASSWORD_MIN = 10
@@ -52,8 +53,14 @@ def get(staff_id: int) -> Staff | None:
 
 
 def all_accounts() -> list[Staff]:
-    """Every account, active ones first, then by name."""
-    return list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name, Staff.id)))
+    """Every account, active ones first, then by name (with their weekly hours, for the list)."""
+    return list(
+        db.session.scalars(
+            select(Staff)
+            .options(selectinload(Staff.hours))
+            .order_by(Staff.active.desc(), Staff.name, Staff.id)
+        )
+    )
 
 
 def counsellors(*, active_only: bool = True) -> list[Staff]:
@@ -61,6 +68,17 @@ def counsellors(*, active_only: bool = True) -> list[Staff]:
     if active_only:
         query = query.where(Staff.active.is_(True))
     return list(db.session.scalars(query.order_by(Staff.name, Staff.id)))
+
+
+def upcoming_appointments(staff: Staff, now: datetime) -> list[Booking]:
+    """The account's confirmed appointments not over yet (to see which a change leaves uncovered)."""
+    return list(
+        db.session.scalars(
+            select(Booking)
+            .where(Booking.counsellor_id == staff.id, Booking.status == "confirmed", Booking.end_at > now)
+            .order_by(Booking.start_at, Booking.id)
+        )
+    )
 
 
 def _profile_errors(
@@ -95,6 +113,7 @@ def create_staff(
     role: str = "reception",
     services: Sequence[str] | None = None,
     languages: Sequence[str] = ("de",),
+    by: Staff | None = None,
 ) -> Staff:
     """A new active account; `AccountError` names each field that is wrong. Without a password
     the account cannot sign in until its owner chooses one from a reset link."""
@@ -127,6 +146,7 @@ def create_staff(
             custom_hours=False,
         )
         db.session.add(staff)
+        journal.audit(None, by, now, "account_created", f"{address} ({role})")
     return staff
 
 
@@ -138,14 +158,20 @@ def update_profile(
     role: str,
     services: Sequence[str] | None,
     languages: Sequence[str],
+    by: Staff | None = None,
+    now: datetime | None = None,
 ) -> Staff:
     """Change an account's name, role, services given (None: all) and languages of counselling.
     Appointments already assigned stay; those the counsellor can no longer take are listed as
-    needing a counsellor."""
+    needing a counsellor. The last active admin keeps the role (else nobody could manage accounts)."""
     errors = _profile_errors(office, name, role, services, languages)
+    if role != "admin" and "role" not in errors and is_last_admin(staff):
+        errors["role"] = [_("This is the last active admin account: make another account admin first.")]
     if errors:
         raise AccountError(errors)
     with transaction():
+        if now is not None:
+            journal.audit(None, by, now, "account_changed", f"{staff.email} ({role})")
         staff.name = name.strip()
         staff.role = role
         staff.services = None if services is None else ",".join(dict.fromkeys(services))
@@ -153,20 +179,73 @@ def update_profile(
     return staff
 
 
-def set_hours(office: Office, staff: Staff, hours: Mapping[int, Sequence[Period]] | None) -> Staff:
+def is_last_admin(staff: Staff) -> bool:
+    """Whether this is the only active admin account (it may then be neither disabled nor demoted)."""
+    if staff.role != "admin" or not staff.active:
+        return False
+    others = db.session.scalar(
+        select(func.count(Staff.id)).where(
+            Staff.role == "admin", Staff.active.is_(True), Staff.id != staff.id
+        )
+    )
+    return not others
+
+
+def hours_from_text(office: Office, texts: Mapping[int, str]) -> dict[int, list[Period]]:
+    """Weekly hours from one text per weekday ("08:30-12:00, 14:00-17:00"; empty: not working
+    that day), checked as `set_hours` checks them; `AccountError` names each weekday's field
+    (`hours_<weekday>`) that is wrong, so every mistake is shown at once."""
+    week: dict[int, list[Period]] = {}
+    errors: dict[str, list[str]] = {}
+    for weekday, text in sorted(texts.items()):
+        periods, bad = rota.parse_periods(text or "")
+        if bad:
+            errors[f"hours_{weekday}"] = [
+                _(
+                    "Not a time span: %(parts)s. Write the hours like 08:30-12:00, 14:00-17:00.",
+                    parts=", ".join(bad),
+                )
+            ]
+            continue
+        week[weekday] = periods
+    errors.update(_hours_errors(office, week))
+    if errors:
+        raise AccountError(errors)
+    return week
+
+
+def _hours_errors(office: Office, hours: Mapping[int, Sequence[Period]]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for weekday, periods in sorted(hours.items()):
+        problem = rota.check_hours(office, weekday, periods)
+        if problem is rota.HoursProblem.OVERLAP:
+            errors[f"hours_{weekday}"] = [_("These periods overlap.")]
+        elif problem is rota.HoursProblem.OUTSIDE:
+            errors[f"hours_{weekday}"] = [_("The hours must lie inside the opening hours of this day.")]
+    return errors
+
+
+def set_hours(
+    office: Office,
+    staff: Staff,
+    hours: Mapping[int, Sequence[Period]] | None,
+    *,
+    by: Staff | None = None,
+    now: datetime | None = None,
+) -> Staff:
     """Set a counsellor's weekly hours (weekday 0 = Monday -> periods), or None for the office's
     opening hours. Each period must lie inside the opening hours of its day."""
-    if hours is not None:
-        errors: dict[str, list[str]] = {}
-        for weekday, periods in sorted(hours.items()):
-            problem = rota.check_hours(office, weekday, periods)
-            if problem is rota.HoursProblem.OVERLAP:
-                errors[f"hours_{weekday}"] = [_("These periods overlap.")]
-            elif problem is rota.HoursProblem.OUTSIDE:
-                errors[f"hours_{weekday}"] = [_("The hours must lie inside the opening hours of this day.")]
-        if errors:
-            raise AccountError(errors)
+    errors = _hours_errors(office, hours) if hours is not None else {}
+    if errors:
+        raise AccountError(errors)
     with transaction():
+        if now is not None:
+            summary = (
+                "opening hours"
+                if hours is None
+                else "; ".join(f"{day}: {rota.format_periods(p)}" for day, p in sorted(hours.items()) if p)
+            )
+            journal.audit(None, by, now, "hours_changed", f"{staff.email}: {summary or 'no day'}")
         db.session.execute(delete(CounsellorHours).where(CounsellorHours.staff_id == staff.id))
         staff.custom_hours = hours is not None
         for weekday, periods in sorted((hours or {}).items()):
@@ -250,9 +329,16 @@ def change_own_password(staff: Staff, current: str, new: str, session_key: str |
     set_password(staff, new, keep_session=session_key)
 
 
-def set_active(staff: Staff, active: bool) -> Staff:
-    """Disable (or enable again) an account; disabling ends its sessions at once."""
+def set_active(staff: Staff, active: bool, *, by: Staff | None = None, now: datetime | None = None) -> Staff:
+    """Disable (or enable again) an account; disabling ends its sessions at once. The last
+    active admin cannot be disabled (else nobody could manage accounts any more)."""
+    if not active and is_last_admin(staff):
+        raise AccountError(
+            {"active": [_("This is the last active admin account: make another account admin first.")]}
+        )
     with transaction():
+        if now is not None:
+            journal.audit(None, by, now, "account_enabled" if active else "account_disabled", staff.email)
         staff.active = active
         if not active:
             staff_sessions.end_all(staff.id)

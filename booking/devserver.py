@@ -36,11 +36,15 @@ def commands() -> list[list[str]]:
 
 
 def staff_login() -> str:
-    """The development staff account's sign-in (created on first use)."""
+    """The development accounts' sign-ins (an admin and two counsellors, created on first use),
+    one a line, indented for the banner."""
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "booking", "dev-staff"], capture_output=True, text=True, check=False
     )
-    return result.stdout.strip() or result.stderr.strip()
+    text = result.stdout.strip() or result.stderr.strip()
+    return "\n  ".join(
+        line.strip() if index == 0 else line.rstrip() for index, line in enumerate(text.splitlines())
+    )
 
 
 def main() -> int:

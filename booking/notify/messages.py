@@ -1,4 +1,5 @@
-"""The email for each kind of outbox row, in the booking's language, with its iCalendar part.
+"""The email for each kind of outbox row, in the booking's language, with its iCalendar part;
+and the password-reset email of a staff account (`build_reset_message`), which has none.
 
 The message is assembled as bytes (an `Email`), not through `email.message.EmailMessage`: its
 structured headers and generator cost several milliseconds a message, most of a worker's time.
@@ -25,12 +26,14 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from booking.models import Booking
+from booking import staff_sessions
+from booking.models import Booking, PasswordReset
 from booking.notify import ics
 from booking.office import Office
 from booking.web.templating import day_label, time_label
 
 KINDS = ("confirm", "cancel", "move", "reminder")
+RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 # An address as it goes between < and > and to the SMTP server: ASCII, no space, no control
@@ -271,6 +274,58 @@ def build_message(
         ("Message-ID", identifier),
         ("Auto-Submitted", "auto-generated"),
         ("Content-Language", _token(booking.language)),
+        ("MIME-Version", "1.0"),
+    )
+    return Email(envelope_from, [recipient], raw, identifier)
+
+
+def reset_url(reset: PasswordReset) -> str:
+    return external_url("staff.reset_password", token=staff_sessions.reset_token(reset))
+
+
+def build_reset_message(reset: PasswordReset, office: Office, *, dedupe_key: str, now: datetime) -> Email:
+    """The password link for a staff account (plain text and HTML, no calendar part).
+
+    Written in the office's default language (the first of LANGUAGES, German): the worker builds
+    it later, without the request of the admin who sent it, and the office works in German; the
+    reset page itself then speaks the reader's browser language."""
+    staff = reset.staff
+    language = current_app.config["LANGUAGES"][0]
+    with force_locale(language):
+        subject = _("Choose your password for the staff pages")
+        gettext = _template_gettext(get_translations().gettext)
+        context = {
+            "office": office,
+            "name": staff.name,
+            "email": staff.email,
+            "reset_url": reset_url(reset),
+            "login_url": external_url("staff.login"),
+            "expires_date": day_label(reset.expires_at),
+            "expires_time": time_label(reset.expires_at),
+            "language": language,
+            "subject": subject,
+            "gettext": gettext,
+            "_": gettext,
+        }
+        text = _render(f"email/{RESET_KIND}.txt", context)
+        html = _render(f"email/{RESET_KIND}.html", context)
+
+    from_header, envelope_from = sender_address(office)
+    recipient = _address(staff.email)
+    domain = office.email.rsplit("@", 1)[-1]
+    identifier = _token(f"<termine.{MESSAGE_ID_UNSAFE.sub('.', dedupe_key).strip('.')}@{domain}>")
+    raw = _multipart(
+        "alternative",
+        ALTERNATIVE,
+        [_leaf('text/plain; charset="utf-8"', _text(text)), _leaf('text/html; charset="utf-8"', _text(html))],
+        ("From", from_header),
+        ("To", _mailbox("To", staff.name, recipient)),
+        ("Reply-To", _mailbox("Reply-To", office.name, office.email)),
+        ("Subject", _unstructured("Subject", subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", identifier),
+        ("Auto-Submitted", "auto-generated"),
+        ("Content-Language", _token(language)),
         ("MIME-Version", "1.0"),
     )
     return Email(envelope_from, [recipient], raw, identifier)

@@ -5,6 +5,8 @@ also pushes `next_attempt_at` ahead as a lease: a worker killed mid-send leaves 
 due again when the lease runs out. The row is marked sent after the server accepted the message,
 or rescheduled with exponential backoff; it is given up (and shown to staff) only after a long while.
 The reminder scan only inserts rows with a unique `dedupe_key`, so two scans cannot double one.
+A row is about a booking (`booking_id`) or about a staff account's password reset
+(`password_reset_id`, no booking): the same claim, batch and marks send both.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from flask import current_app
 from sqlalchemy import Connection, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import contains_eager
 
 from booking import clock
 from booking.extensions import db, on_postgresql, sql, transaction
-from booking.models import Booking, Outbox
+from booking.models import Booking, Outbox, PasswordReset, Staff
 from booking.notify import messages
 from booking.notify.delivery import Sender, open_sender
 from booking.office import Office
@@ -37,11 +40,12 @@ PERMANENT = (smtplib.SMTPRecipientsRefused,)
 
 @dataclass(frozen=True)
 class FailedEmail:
-    """An email that could not be sent: still retrying (`failed_at` None) or given up."""
+    """An email that could not be sent: still retrying (`failed_at` None) or given up. A
+    password-reset email has no booking (`booking_id` None, `reference` empty)."""
 
     outbox_id: int
     kind: str
-    booking_id: int
+    booking_id: int | None
     reference: str
     email: str | None
     attempts: int
@@ -231,8 +235,10 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
 def failed_emails(limit: int = 200) -> list[FailedEmail]:
     """Emails given up or failing right now, newest first (for the staff pages)."""
     rows = db.session.execute(
-        select(Outbox, Booking.reference, Booking.email)
-        .join(Booking, Booking.id == Outbox.booking_id)
+        select(Outbox, Booking.reference, Booking.email, Staff.email)
+        .outerjoin(Booking, Booking.id == Outbox.booking_id)
+        .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)
+        .outerjoin(Staff, Staff.id == PasswordReset.staff_id)
         .where(
             Outbox.sent_at.is_(None),
             or_(Outbox.failed_at.is_not(None), Outbox.last_error.is_not(None)),
@@ -245,21 +251,39 @@ def failed_emails(limit: int = 200) -> list[FailedEmail]:
             outbox_id=row.id,
             kind=row.kind,
             booking_id=row.booking_id,
-            reference=reference,
-            email=email,
+            reference=reference or "",
+            email=email or staff_email,
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=row.created_at,
             next_attempt_at=row.next_attempt_at,
             failed_at=row.failed_at,
         )
-        for row, reference, email in rows
+        for row, reference, email, staff_email in rows
     ]
 
 
-def skip_reason(row: Outbox, booking: Booking | None, now: datetime) -> str | None:
+Subject = Booking | PasswordReset | None  # what a row's email is about, as loaded with it
+
+
+def reset_skip_reason(reset: PasswordReset | None, now: datetime) -> str | None:
+    """Why a password link should not go out any more (its link would not work), or None."""
+    if reset is None:
+        return "skipped: the reset link is gone"
+    if reset.used_at is not None:
+        return "skipped: the link was used or a newer one was sent"
+    if reset.expires_at <= now:
+        return "skipped: the link has expired"
+    if not reset.staff.active:
+        return "skipped: the account is disabled"
+    return None
+
+
+def skip_reason(row: Outbox, booking: Subject, now: datetime) -> str | None:
     """Why this email should not go out any more, or None to send it."""
-    if booking is None or not booking.email or booking.anonymised_at is not None:
+    if row.password_reset_id is not None and row.booking_id is None:
+        return reset_skip_reason(booking if isinstance(booking, PasswordReset) else None, now)
+    if not isinstance(booking, Booking) or not booking.email or booking.anonymised_at is not None:
         return "skipped: no address"
     if booking.end_at <= now:
         return "skipped: the appointment is over"
@@ -272,11 +296,17 @@ def skip_reason(row: Outbox, booking: Booking | None, now: datetime) -> str | No
     return None
 
 
-def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Booking | None]]:
-    """The claimed rows with their bookings, in one query, as they are now in the database."""
+def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Subject]]:
+    """The claimed rows with their bookings (or password resets and their accounts), in one
+    query, as they are now in the database."""
     rows = db.session.execute(
-        select(Outbox, Booking)
+        select(Outbox, Booking, PasswordReset)
         .outerjoin(Booking, Booking.id == Outbox.booking_id)
+        .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)
+        .outerjoin(Staff, Staff.id == PasswordReset.staff_id)
+        # Loaded onto the reset, not only beside it: nothing may load later, when a query would
+        # take SQLite's write lock that the batch's marks on the ledger wait for.
+        .options(contains_eager(PasswordReset.staff))
         .where(Outbox.id.in_(outbox_ids))
         .order_by(Outbox.id)
         .execution_options(populate_existing=True)
@@ -284,7 +314,7 @@ def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Booking | None]]:
     # No transaction (and no SQLite lock) while talking to the mail server; a commit, unlike a
     # rollback, leaves the loaded rows as they are instead of reloading each on first use.
     db.session.commit()
-    return [(row, booking) for row, booking in rows]
+    return [(row, booking if row.booking_id is not None else reset) for row, booking, reset in rows]
 
 
 class Outcome(Enum):
@@ -303,8 +333,15 @@ def _record_sent(row_id: int, now: datetime, note: str | None, ledger: Connectio
         mark_sent(row_id, now, note)
 
 
+def _build(row: Outbox, subject: Booking | PasswordReset, now: datetime) -> messages.Email:
+    office = current_app.extensions["office"]
+    if isinstance(subject, PasswordReset):
+        return messages.build_reset_message(subject, office, dedupe_key=row.dedupe_key, now=now)
+    return messages.build_message(row.kind, subject, office, dedupe_key=row.dedupe_key, now=now)
+
+
 def _send_claimed(
-    row: Outbox, booking: Booking | None, sender: Sender, ledger: Connection, held_until: datetime
+    row: Outbox, booking: Subject, sender: Sender, ledger: Connection, held_until: datetime
 ) -> Outcome:
     """Build, send and record one claimed row."""
     now = clock.now()
@@ -314,9 +351,7 @@ def _send_claimed(
         return Outcome.DONE
     name = f"{row.id:07d}-{row.dedupe_key}"
     try:
-        message = messages.build_message(
-            row.kind, booking, current_app.extensions["office"], dedupe_key=row.dedupe_key, now=now
-        )
+        message = _build(row, booking, now)
     except Exception as exc:  # a bad address or a bug: keep the row, show it, try again later
         log.exception("cannot build email %s", name)
         db.session.rollback()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 from booking import accounts
 from booking.extensions import db
 from booking.models import Closure, Staff
+from booking.web.staff_base import OPEN
+from tests.conftest import snapshot
 from tests.integration.staff_support import EMAIL, PASSWORD, create_staff, english, sign_in
 
 GENERIC_ERROR = "The email address or the password is not right, or the account is disabled."
@@ -188,8 +191,8 @@ def test_every_staff_url_sends_anonymous_visitors_to_the_login(app, client):
     create_staff(app)
     checked = 0
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/staff/") or rule.endpoint == "staff.login":
-            continue
+        if not rule.rule.startswith("/staff/") or rule.endpoint in OPEN:
+            continue  # signing in, and choosing a password from a reset link (test_accounts.py)
         url = _example_url(rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(url, method=method)
@@ -261,10 +264,30 @@ def test_disable_staff_names_an_unknown_address(app, runner):
     assert "no account" in result.output
 
 
-def test_dev_staff_creates_one_account_for_make_run_and_prints_its_sign_in(app, runner, client):
+def test_dev_staff_creates_an_admin_and_two_counsellors_once_and_prints_their_sign_ins(app, runner):
     first = runner.invoke(args=["dev-staff"])
+    before = snapshot(app)
     again = runner.invoke(args=["dev-staff"])
     assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
     assert first.output == again.output
-    email, password = first.output.split()[-2:]
-    assert sign_in(client, email=email, password=password).status_code == 302
+    assert snapshot(app) == before  # the second run created nothing
+    sign_ins = dict(line.split()[-2:] for line in first.output.splitlines() if "@example.org" in line)
+    assert set(sign_ins) == {"staff@example.org", "clara@example.org", "yusuf@example.org"}
+    for email, password in sign_ins.items():
+        client = app.test_client()
+        assert sign_in(client, email=email, password=password).status_code == 302
+        assert (Path(app.instance_path) / _password_file(email)).read_text() == password
+    with app.app_context():
+        roles = {
+            s.email: (s.role, s.language_codes, s.service_ids) for s in db.session.scalars(select(Staff))
+        }
+    assert roles == {
+        "staff@example.org": ("admin", ("de",), None),
+        "clara@example.org": ("counsellor", ("de",), None),
+        "yusuf@example.org": ("counsellor", ("de", "ar", "tr"), None),
+    }
+
+
+def _password_file(email: str) -> str:
+    return {"staff@example.org": "dev-staff-password"}.get(email, f"dev-staff-password-{email.split('@')[0]}")
