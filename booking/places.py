@@ -354,8 +354,10 @@ def claim(
         if got:  # a concurrent booking took one of these cells of this counsellor a moment ago
             sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": got[0]})
             candidates = [c for c in candidates if c.id != got[0]]
+        elif closures and is_closed(Slot(start, end)):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
         elif sql(_any_free(len(candidates)), params).first() is None:
-            break  # nobody free (or the time is closed): not a lost race
+            break  # nobody free: not a lost race
     if closures and is_closed(Slot(start, end)):
         raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
     raise SlotFull()

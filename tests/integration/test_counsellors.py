@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from booking import absences, accounts, bookings, places
+from booking import absences, accounts, bookings, closures, places
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, SlotClaim, Staff
 from booking.office import DEFAULT_OFFICE_FILE
@@ -298,3 +298,19 @@ def test_an_interpreter_wish_is_kept_and_does_not_change_the_places(office_app):
         booking = bookings.book(office_app.extensions["office"], request, FIXED_NOW)
         assert (booking.interpreter, booking.counselling_language) == ("ti", None)
     assert free(office_app)["09:00"] == 1
+
+
+def test_a_time_staff_closed_is_refused_as_closed_and_not_as_full(office_app, clock):
+    two_counsellors(office_app)
+    reception = create_staff(office_app, role="reception")
+    with office_app.test_request_context():
+        office = office_app.extensions["office"]
+        staff = db.session.get(Staff, reception)
+        start = datetime.fromisoformat(at("09:00") + "+02:00")
+        closures.close(office, start, start.replace(hour=10), "Teamsitzung", staff, FIXED_NOW)
+    before = snapshot(office_app)
+    with pytest.raises(InvalidBooking) as refused:
+        book(office_app, at("09:30"))
+    assert list(refused.value.errors) == ["start"]
+    assert snapshot(office_app) == before
+    assert "09:30" not in free(office_app)
