@@ -4,7 +4,8 @@ disable them, check and change passwords. Passwords are stored as scrypt hashes 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, time
 from functools import cache
 
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from booking import journal, rota, staff_sessions
+from booking import journal, microcache, rota, staff_sessions
 from booking import languages as language_names
 from booking.extensions import db, transaction
 from booking.models import ROLES, Booking, CounsellorHours, Staff
@@ -38,6 +39,15 @@ class AccountError(ValueError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
         self.errors = errors
+
+
+@contextmanager
+def _changing_roster() -> Iterator[None]:
+    """A change of accounts, roles or hours in one transaction; once it has committed, the
+    counsellors this process keeps for a moment (`places.roster`) are read anew."""
+    with transaction():
+        yield
+    microcache.forget_lasting()
 
 
 def normalise_email(email: str) -> str:
@@ -133,7 +143,7 @@ def create_staff(
         errors["email"] = [_("An account for %(email)s exists already.", email=address)]
     if errors:
         raise AccountError(errors)
-    with transaction():
+    with _changing_roster():
         staff = Staff(
             email=address,
             name=name.strip()[:NAME_MAX],
@@ -169,7 +179,7 @@ def update_profile(
         errors["role"] = [_("This is the last active admin account: make another account admin first.")]
     if errors:
         raise AccountError(errors)
-    with transaction():
+    with _changing_roster():
         if now is not None:
             journal.audit(None, by, now, "account_changed", f"{staff.email} ({role})")
         staff.name = name.strip()
@@ -238,7 +248,7 @@ def set_hours(
     errors = _hours_errors(office, hours) if hours is not None else {}
     if errors:
         raise AccountError(errors)
-    with transaction():
+    with _changing_roster():
         if now is not None:
             summary = (
                 "opening hours"
@@ -336,7 +346,7 @@ def set_active(staff: Staff, active: bool, *, by: Staff | None = None, now: date
         raise AccountError(
             {"active": [_("This is the last active admin account: make another account admin first.")]}
         )
-    with transaction():
+    with _changing_roster():
         if now is not None:
             journal.audit(None, by, now, "account_enabled" if active else "account_disabled", staff.email)
         staff.active = active

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from booking import journal, places
 from booking.closures import open_slot
@@ -256,7 +257,7 @@ def _take_place(
     )
     if counsellor != booking.counsellor_id:
         sql(SET_COUNSELLOR, {"booking": booking.id, "counsellor": counsellor})
-        booking.counsellor_id = counsellor
+        set_committed_value(booking, "counsellor_id", counsellor)  # written: the ORM need not
 
 
 def _serialise_email(email: str) -> None:

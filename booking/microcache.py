@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 _entries: dict[Hashable, tuple[float, object]] = {}
+# Entries that only one kind of change can make stale (the counsellors and their hours, changed
+# only by `booking.accounts`): kept across other commits, emptied by `forget_lasting`.
+_lasting: dict[Hashable, tuple[float, object]] = {}
 
 
 @event.listens_for(Session, "after_commit")
@@ -22,16 +25,23 @@ def _forget(_session: Session) -> None:
     _entries.clear()
 
 
-def cached(key: Hashable, compute: Callable[[], T]) -> T:
+def forget_lasting() -> None:
+    """The change that makes the lasting entries stale has committed in this process."""
+    _lasting.clear()
+
+
+def cached(key: Hashable, compute: Callable[[], T], *, lasting: bool = False) -> T:
     """`compute()`, or its result from less than AVAILABILITY_CACHE_SECONDS ago (0: no cache).
-    The key is made per app, so two apps in one process (tests) never share entries."""
+    The key is made per app, so two apps in one process (tests) never share entries. A `lasting`
+    entry survives the commits of this process (see `forget_lasting`)."""
     seconds = current_app.config.get("AVAILABILITY_CACHE_SECONDS", 0)
     if not seconds:
         return compute()
     key = (id(current_app._get_current_object()), current_app.config["SQLALCHEMY_DATABASE_URI"], key)  # type: ignore[attr-defined]
-    entry = _entries.get(key)
+    entries = _lasting if lasting else _entries
+    entry = entries.get(key)
     if entry and entry[0] > monotonic():
         return entry[1]  # type: ignore[return-value]
     value = compute()
-    _entries[key] = (monotonic() + seconds, value)
+    entries[key] = (monotonic() + seconds, value)
     return value

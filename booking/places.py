@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 from sqlalchemy import TextClause, bindparam, delete, func, literal, select, text, union_all, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from booking import journal, microcache, rota
 from booking.closures import is_closed
@@ -40,9 +41,11 @@ CLAIM_ROUNDS = 20
 
 
 def roster() -> tuple[Counsellor, ...]:
-    """The active counsellors with their hours, from one query (reused for a moment by the
-    many who look at once; a change in this process is seen at once, see `booking.microcache`)."""
-    return microcache.cached(("roster",), _load_roster)
+    """The active counsellors with their hours, from one query, reused for a moment by every
+    request of this process (bookings commit all the time, accounts seldom: only a change of
+    accounts empties it, see `accounts._changing_roster`; other processes see it within
+    AVAILABILITY_CACHE_SECONDS)."""
+    return microcache.cached(("roster",), _load_roster, lasting=True)
 
 
 def _load_roster() -> tuple[Counsellor, ...]:
@@ -114,7 +117,11 @@ def occupancy(low: datetime, high: datetime, apart_from: int | None) -> tuple[Oc
             CounsellorClaim.minute,
             literal(None, UTCDateTime()),
             literal(None, UTCDateTime()),
-        ).where(CounsellorClaim.minute >= cells.start, CounsellorClaim.minute < cells.stop)
+        ).where(  # by counsellor: a range of the primary key each, however long the history
+            CounsellorClaim.counsellor_id.in_([c.id for c in roster()]),
+            CounsellorClaim.minute >= cells.start,
+            CounsellorClaim.minute < cells.stop,
+        )
         if apart_from is not None:
             claims = claims.where(CounsellorClaim.booking_id != apart_from)
         away = select(Absence.staff_id, literal(None), Absence.start_at, Absence.end_at).where(
@@ -521,7 +528,7 @@ def reassign(
         )
         sql(update(Booking.__table__).where(Booking.id == booking.id).values(counsellor_id=chosen))
         journal.audit(booking.id, staff, now, "reassigned", f"{_name_of(before)} -> {_name_of(chosen)}")
-    booking.counsellor_id = chosen
+    set_committed_value(booking, "counsellor_id", chosen)  # written above; nothing left to flush
     assert chosen is not None
     return chosen
 

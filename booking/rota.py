@@ -65,26 +65,35 @@ def cells(start: datetime, end: datetime) -> range:
     return range(first * CELL_MINUTES, last * CELL_MINUTES, CELL_MINUTES)
 
 
+def _wall(office: Office, start: datetime, end: datetime) -> tuple[int, time, time] | None:
+    """(weekday, start, end) on the office's wall clock, None unless within one day."""
+    local_start, local_end = start.astimezone(office.timezone), end.astimezone(office.timezone)
+    if local_end.date() != local_start.date() or local_end <= local_start:
+        return None
+    return local_start.weekday(), local_start.time(), local_end.time()
+
+
+def _holds(periods: tuple[Period, ...], begin: time, finish: time) -> bool:
+    return any(p.start <= begin and finish <= p.end for p in periods)
+
+
 def on_duty(office: Office, counsellor: Counsellor, start: datetime, end: datetime) -> bool:
     """Whether one of the counsellor's periods of that weekday holds the whole appointment
     (office wall-clock time, so 08:30 stays 08:30 across DST)."""
-    local_start, local_end = start.astimezone(office.timezone), end.astimezone(office.timezone)
-    if local_end.date() != local_start.date() or local_end <= local_start:
-        return False
-    begin, finish = local_start.time(), local_end.time()
-    return any(
-        p.start <= begin and finish <= p.end for p in counsellor.periods(office, local_start.weekday())
-    )
+    wall = _wall(office, start, end)
+    return wall is not None and _holds(counsellor.periods(office, wall[0]), wall[1], wall[2])
 
 
-def is_free(counsellor: Counsellor, start: datetime, end: datetime, occupancy: Occupancy) -> bool:
-    """Not away at any moment of [start, end) and in no appointment that shares a cell with it."""
-    if any(
-        away_from < end and start < away_to for away_from, away_to in occupancy.away.get(counsellor.id, ())
-    ):
+def is_free(
+    counsellor: Counsellor, start: datetime, end: datetime, occupancy: Occupancy, span: range | None = None
+) -> bool:
+    """Not away at any moment of [start, end) and in no appointment that shares a cell with it
+    (`span`: the cells of [start, end), when the caller has them already)."""
+    away = occupancy.away.get(counsellor.id, ())
+    if any(away_from < end and start < away_to for away_from, away_to in away):
         return False
     busy = occupancy.busy.get(counsellor.id)
-    return not busy or not any(cell in busy for cell in cells(start, end))
+    return not busy or busy.isdisjoint(cells(start, end) if span is None else span)
 
 
 def eligible(
@@ -97,8 +106,14 @@ def eligible(
 ) -> list[Counsellor]:
     """Counsellors who give the service, speak the language and are on duty for the whole time;
     whether they are free is the database's to say (or `is_free` on an `Occupancy`)."""
+    wall = _wall(office, start, end)
+    if wall is None:
+        return []
+    weekday, begin, finish = wall
     return [
-        c for c in roster if c.gives(service.id) and c.speaks(language) and on_duty(office, c, start, end)
+        c
+        for c in roster
+        if c.gives(service.id) and c.speaks(language) and _holds(c.periods(office, weekday), begin, finish)
     ]
 
 
@@ -111,12 +126,11 @@ def free_places(
     occupancy: Occupancy,
     language: str | None = None,
 ) -> int:
-    """How many counsellors could take this appointment: the places of a counsellor-given service."""
-    return sum(
-        1
-        for c in eligible(office, service, start, end, roster, language)
-        if is_free(c, start, end, occupancy)
-    )
+    """How many counsellors could take this appointment: the places of a counsellor-given service.
+    Called for every slot of the weeks shown, so the wall clock and the cells are worked out once."""
+    span = cells(start, end)
+    able = eligible(office, service, start, end, roster, language)
+    return sum(1 for c in able if is_free(c, start, end, occupancy, span))
 
 
 def gives(roster: Iterable[Counsellor], service: Service) -> bool:
