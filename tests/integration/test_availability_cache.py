@@ -83,3 +83,30 @@ def test_a_cached_answer_never_offers_a_time_that_left_the_booking_window(cached
     assert client.get(url).json["slots"][0]["start"] == "2027-03-30T08:30:00+02:00"
     clock.now = datetime(2027, 3, 30, 4, 30, 0, 500000, tzinfo=UTC)
     assert client.get(url).json["slots"][0]["start"] == "2027-03-30T09:00:00+02:00"
+
+
+def test_the_counsellors_kept_across_commits_are_read_anew_after_any_change_of_accounts(cached):
+    """The roster outlives the commits of bookings, never a change of accounts in this process."""
+    from booking import accounts
+    from booking.models import Staff
+    from tests.integration.staff_support import create_counsellor
+
+    client = cached.test_client()
+    assert free_at_0830(client) == 2  # no counsellors: the office file's two places
+    anna = create_counsellor(cached, "anna@ki.example", "Anna", ("de",))
+    assert free_at_0830(client) == 1  # one counsellor is one place, at once
+    assert (
+        client.post(
+            "/api/v1/bookings",
+            json={"service": "beratung", "start": "2027-03-30T09:00", "name": "A", "email": "a@example.org"},
+        ).status_code
+        == 201
+    )
+    with cached.app_context():
+        office = cached.extensions["office"]
+        accounts.set_hours(office, db.session.get(Staff, anna), {0: []})  # Mondays only, no hours
+    assert free_at_0830(client) == 0
+    with cached.app_context():
+        accounts.set_hours(office, db.session.get(Staff, anna), None)
+        accounts.set_active(db.session.get(Staff, anna), False)
+    assert free_at_0830(client) == 2  # nobody active gives it: anonymous places again
