@@ -472,20 +472,31 @@ def needing_counsellor(
     return found
 
 
-def free_counsellors(office: Office, booking: Booking) -> list[Counsellor]:
-    """Who could take this booking instead: gives its service, speaks its language, on duty,
-    not away and free at its time (its own time does not count as taken)."""
-    service = office.service(booking.service_id)
-    if service is None:
-        return []
-    taken, _closures = occupancy(booking.start_at, booking.end_at, booking.id)
-    return [
-        c
-        for c in rota.eligible(
-            office, service, booking.start_at, booking.end_at, roster(), booking.counselling_language
+def free_counsellors(office: Office, bookings: Iterable[Booking]) -> dict[int, list[Counsellor]]:
+    """Who could take each booking instead: gives its service, speaks its language, is on duty,
+    not away and free at its time; from one query however many bookings (a booking's own time
+    is its own counsellor's, who is no candidate, so it need not be left out)."""
+    bookings = list(bookings)
+    if not bookings:
+        return {}
+    counsellors = roster()
+    taken, _closures = occupancy(min(b.start_at for b in bookings), max(b.end_at for b in bookings), None)
+    found: dict[int, list[Counsellor]] = {}
+    for booking in bookings:
+        service = office.service(booking.service_id)
+        able = (
+            rota.eligible(
+                office, service, booking.start_at, booking.end_at, counsellors, booking.counselling_language
+            )
+            if service is not None
+            else []
         )
-        if c.id != booking.counsellor_id and rota.is_free(c, booking.start_at, booking.end_at, taken)
-    ]
+        found[booking.id] = [
+            c
+            for c in able
+            if c.id != booking.counsellor_id and rota.is_free(c, booking.start_at, booking.end_at, taken)
+        ]
+    return found
 
 
 def reassign(

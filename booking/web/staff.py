@@ -210,7 +210,9 @@ def _render_detail(
         now=now,
         counsellor_name=staff_calendar.staff_names({booking.counsellor_id}).get(booking.counsellor_id or 0),
         problem=problems[0].problem if problems else None,
-        others=places.free_counsellors(office, booking) if booking.active and booking.start_at > now else [],
+        others=places.free_counsellors(office, [booking])[booking.id]
+        if booking.active and booking.start_at > now
+        else [],
         can_mark=booking.active
         and booking.start_at.astimezone(office.timezone).date() <= local_today(office, now),
     ), status

@@ -44,10 +44,11 @@ def _rows(
 ) -> list[Row]:
     found = list(found)
     names = staff_calendar.staff_names({b.counsellor_id for b in found if b.counsellor_id is not None})
+    free = places.free_counsellors(office, [b for b in found if b.start_at > now])
     return [
         Row(
             booking=b,
-            free=places.free_counsellors(office, b) if b.start_at > now else [],
+            free=free.get(b.id, []),
             begun=b.start_at <= now,
             counsellor=names.get(b.counsellor_id or 0, ""),
             problem=(problems or {}).get(b.id),
