@@ -81,3 +81,52 @@ class Shots:
     def __call__(self, page: Any, step: str) -> None:
         self.count += 1
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{step}.png"), full_page=True)
+
+
+class Steps:
+    """What a person does in a flow, counted: each click on a link or button, each choice in a
+    list, each field typed into. A task that needs few of them is a task done "in a few clicks"."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.done: list[str] = []
+
+    def click(self, selector: str) -> None:
+        """Click a link or button with the mouse and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+        self.done.append(f"click {selector}")
+
+    def choose(self, selector: str, label: str) -> None:
+        self.page.select_option(selector, label=label)
+        self.done.append(f"choose {label!r} in {selector}")
+
+    def type(self, selector: str, text: str) -> None:
+        self.page.fill(selector, text)
+        self.done.append(f"type {text!r} into {selector}")
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+
+# The box drawn for each character of an element's text (a Range per character), in the order of
+# the text: what a person sees, whatever the markup and the bidi algorithm made of it.
+GLYPH_BOXES = """element => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const boxes = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const box = range.getBoundingClientRect();
+      boxes.push({char: node.data[i], left: box.left, right: box.right, top: box.top, width: box.width});
+    }
+  }
+  return boxes;
+}"""
+
+
+def glyph_boxes(locator: Any) -> list[dict[str, Any]]:
+    """Where each character of the element's text is drawn on screen."""
+    return list(locator.evaluate(GLYPH_BOXES))
