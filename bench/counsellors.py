@@ -78,10 +78,10 @@ def create_team(app: Any, now: datetime) -> None:
 
 def roster(app: Any) -> list[Any]:
     """The active counsellors who give SERVICE, as the places module sees them."""
-    from booking import places
+    from booking.roster import roster as active_counsellors
 
     with app.app_context():
-        return [c for c in places.roster() if c.gives(SERVICE)]
+        return [c for c in active_counsellors() if c.gives(SERVICE)]
 
 
 def taken(

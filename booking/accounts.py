@@ -44,7 +44,7 @@ class AccountError(ValueError):
 @contextmanager
 def _changing_roster() -> Iterator[None]:
     """A change of accounts, roles or hours in one transaction; once it has committed, the
-    counsellors this process keeps for a moment (`places.roster`) are read anew."""
+    counsellors this process keeps for a moment (`roster.roster`) are read anew."""
     with transaction():
         yield
     microcache.forget_lasting()

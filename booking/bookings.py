@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import journal, places
+from booking import claims, journal
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
@@ -80,11 +80,6 @@ UPCOMING_OF = select(_BOOKINGS.c.id, _BOOKINGS.c.service_id, _BOOKINGS.c.start_a
     _BOOKINGS.c.end_at > bindparam("now"),
 )
 INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
-SET_COUNSELLOR = (
-    update(_BOOKINGS)
-    .where(_BOOKINGS.c.id == bindparam("booking"))
-    .values(counsellor_id=bindparam("counsellor"))
-)
 LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
 
 
@@ -224,14 +219,25 @@ def book(
             "attended": None,
             "cancel_reason": None,
             "anonymised_at": None,
-            "counsellor_id": None,
             **fields,
         }
-        booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), **values)
-        make_transient_to_detached(booking)  # it is in the database: the session need not insert it
-        db.session.add(booking)
-        _take_place(office, service, slot, booking, request.counsellor_id if staff is not None else None)
-        queued = journal.record_change(booking, staff, now, "booked", journal.moment(slot.start), "confirm")
+        wish = request.counsellor_id if staff is not None else None
+        details = journal.moment(slot.start)
+        if on_postgresql():  # one statement: the booking, its place, its audit entry and its email
+            booked = journal.booked_values(staff, now, details, bool(fields["email"]))
+            language = fields["counselling_language"]
+            booking_id, counsellor, queued = claims.book(
+                office, service, slot, values, booked, language=language, counsellor_id=wish
+            )
+            booking = Booking(id=booking_id, counsellor_id=counsellor, **values)
+            make_transient_to_detached(booking)  # it is in the database: the session need not insert it
+            db.session.add(booking)
+        else:
+            booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), counsellor_id=None, **values)
+            make_transient_to_detached(booking)
+            db.session.add(booking)
+            _take_place(office, service, slot, booking, wish)
+            queued = journal.record_change(booking, staff, now, "booked", details, "confirm")
     journal.after_commit(queued)
     return booking
 
@@ -245,7 +251,7 @@ def _take_place(
     prefer: int | None = None,
 ) -> None:
     """Claim the place of the booking at `slot` and record its counsellor (None: anonymous)."""
-    counsellor = places.claim(
+    counsellor = claims.claim(
         office,
         service,
         slot.start,
@@ -256,7 +262,7 @@ def _take_place(
         prefer=prefer,
     )
     if counsellor != booking.counsellor_id:
-        sql(SET_COUNSELLOR, {"booking": booking.id, "counsellor": counsellor})
+        sql(claims.SET_COUNSELLOR, {"booking": booking.id, "counsellor": counsellor})
         set_committed_value(booking, "counsellor_id", counsellor)  # written: the ORM need not
 
 
@@ -321,7 +327,7 @@ def cancel(
         ).rowcount
         if not changed:
             return False
-        places.release_all(booking.id)
+        claims.release_all(booking.id)
         db.session.refresh(booking)
         queued = journal.record_change(booking, staff, now, "cancelled", reason or "", "cancel")
     journal.after_commit(queued)
@@ -365,7 +371,7 @@ def move(
         ).rowcount
         if not changed:  # cancelled or moved by someone else meanwhile
             raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
-        places.release_all(booking.id)
+        claims.release_all(booking.id)
         db.session.refresh(booking)
         _take_place(office, service, slot, booking, prefer=booking.counsellor_id)
         details = f"{journal.moment(old_start, office)} -> {journal.moment(slot.start, office)}"

@@ -30,6 +30,31 @@ RETURNING id
 """).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("at", "created_at", "next_attempt_at")))
 
 
+# PostgreSQL: the audit entry and the email of a new booking, written in the booking's own
+# statement (`claims.book`), whose CTE `b` holds the new row's id; the email's key is that of
+# `Outbox.row("confirm", …)`.
+BOOKED_CTES = """audit AS (
+  INSERT INTO audit_events (booking_id, staff_id, at, action, details)
+  SELECT b.id, CAST(:j_staff AS INTEGER), :j_at, 'booked', :j_details FROM b
+),
+mail AS (
+  INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts)
+  SELECT 'confirm:' || b.id, 'confirm', b.id, 0, :j_at, :j_at, 0 FROM b WHERE CAST(:j_email AS BOOLEAN)
+  RETURNING id
+)"""
+BOOKED_TIMES = ("j_at",)
+
+
+def booked_values(staff: Staff | None, now: datetime, details: str, email: bool) -> dict[str, object]:
+    """The parameters of BOOKED_CTES: who booked, when, what, and whether an email goes out."""
+    return {
+        "j_staff": staff.id if staff is not None else None,
+        "j_at": now,
+        "j_details": details,
+        "j_email": email,
+    }
+
+
 def audit(booking_id: int | None, staff: Staff | None, now: datetime, action: str, details: str = "") -> None:
     """Record who (None = the resident) did what, inside the caller's transaction."""
     sql(INSERT_AUDIT, _audit_row(booking_id, staff, now, action, details))

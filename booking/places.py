@@ -13,95 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import TextClause, bindparam, delete, func, literal, select, text, union_all, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from booking import journal, microcache, rota
-from booking.closures import is_closed
+from booking.claims import claim, release_all
 from booking.extensions import db, sql, transaction
-from booking.models import Absence, Booking, CounsellorClaim, CounsellorHours, SlotClaim, Staff, UTCDateTime
+from booking.models import Absence, Booking, CounsellorClaim, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
-from booking.office import Office, Period, Service
-from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
+from booking.office import Office, Service
+from booking.refusals import InvalidBooking, SlotFull, TooLate
+from booking.roster import DEFAULT_LANGUAGE, roster
 from booking.rota import Counsellor, Occupancy
-from booking.schedule import Closure, Slot, Unbookable, bookable_slots, local_bounds, window
-
-# A service without counsellors is counselled in German: its places count for no other language.
-DEFAULT_LANGUAGE = "de"
-# How often a claim starts again after losing a race for a counsellor it saw free (each loss
-# shows one more counsellor taken, so this bounds nothing a real office reaches).
-CLAIM_ROUNDS = 20
-
-
-# --- the roster ---------------------------------------------------------------------------
-
-
-def roster() -> tuple[Counsellor, ...]:
-    """The active counsellors with their hours, from one query, reused for a moment by every
-    request of this process (bookings commit all the time, accounts seldom: only a change of
-    accounts empties it, see `accounts._changing_roster`; other processes see it within
-    AVAILABILITY_CACHE_SECONDS)."""
-    return microcache.cached(("roster",), _load_roster, lasting=True)
-
-
-def _load_roster() -> tuple[Counsellor, ...]:
-    rows = db.session.execute(
-        select(
-            Staff.id,
-            Staff.name,
-            Staff.languages,
-            Staff.services,
-            Staff.custom_hours,
-            CounsellorHours.weekday,
-            CounsellorHours.start_minute,
-            CounsellorHours.end_minute,
-        )
-        .outerjoin(CounsellorHours, CounsellorHours.staff_id == Staff.id)
-        .where(Staff.role == "counsellor", Staff.active.is_(True))
-        .order_by(Staff.id, CounsellorHours.weekday, CounsellorHours.start_minute)
-    ).all()
-    found: dict[int, tuple[object, ...]] = {}
-    hours: dict[int, list[list[Period]]] = {}
-    for staff_id, name, languages, services, custom, weekday, start, end in rows:
-        found.setdefault(staff_id, (name, languages, services, custom))
-        week = hours.setdefault(staff_id, [[] for _ in range(7)])
-        if weekday is not None:
-            week[weekday].append(Period(_clock(start), _clock(end)))
-    return tuple(
-        Counsellor(
-            id=staff_id,
-            name=str(name),
-            languages=tuple(code for code in str(languages or "").split(",") if code) or (DEFAULT_LANGUAGE,),
-            services=None if services is None else frozenset(s for s in str(services).split(",") if s),
-            hours=tuple(tuple(day) for day in hours[staff_id]) if custom else None,
-        )
-        for staff_id, (name, languages, services, custom) in found.items()
-    )
-
-
-def _clock(minute: int) -> time:
-    return time(minute // 60, minute % 60)
-
-
-def counsellor_service(service: Service, counsellors: Iterable[Counsellor] | None = None) -> bool:
-    """Whether counsellors give this service (else its places are anonymous)."""
-    return rota.gives(roster() if counsellors is None else counsellors, service)
-
-
-def languages(service: Service) -> tuple[str, ...]:
-    """The languages of counselling this service is offered in."""
-    return rota.languages_of(roster(), service)
-
-
-def capacity(service: Service) -> int:
-    """Parallel places at best: its counsellors, else the office file's `capacity`."""
-    counsellors = [c for c in roster() if c.gives(service.id)]
-    return len(counsellors) if counsellors else service.capacity
-
+from booking.schedule import Closure, Slot, bookable_slots, local_bounds, window
 
 # --- free places ----------------------------------------------------------------------------
 
@@ -219,192 +146,6 @@ def first_free_day(
     return None
 
 
-# --- claiming a place -------------------------------------------------------------------------
-
-# Takes the lowest free place number of a slot in one statement (PostgreSQL and SQLite alike).
-# A concurrent insert of the same place ends in ON CONFLICT DO NOTHING: no row comes back.
-# No place is taken while staff have closed any part of the slot (the closure check costs no
-# statement of its own this way).
-CLAIM_FIRST_FREE_PLACE = text("""
-WITH RECURSIVE places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)
-INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
-SELECT CAST(:service AS VARCHAR(40)), :start, n, :booking FROM places
-WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
-AND NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)
-ORDER BY n LIMIT 1
-ON CONFLICT DO NOTHING
-RETURNING place_no
-""").bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
-
-_CANDIDATE_FREE = """
-  NOT EXISTS (SELECT 1 FROM counsellor_claims taken WHERE taken.counsellor_id = candidates.counsellor
-              AND taken.minute >= CAST(:first AS INTEGER) AND taken.minute < CAST(:last AS INTEGER))
-  AND NOT EXISTS (SELECT 1 FROM absences WHERE absences.staff_id = candidates.counsellor
-                  AND absences.start_at < :end AND absences.end_at > :start)"""
-
-
-def _candidates(count: int) -> str:
-    """The candidates as rows (counsellor, weight, pos): the weight is the number of languages
-    they speak, so a booking any of them could take goes first to one who speaks fewer and the
-    counsellors with rarer languages stay free for those who need them."""
-    rows = ", ".join(f"(CAST(:c{n} AS INTEGER), CAST(:w{n} AS INTEGER), {n})" for n in range(count))
-    return f"candidates(counsellor, weight, pos) AS (VALUES {rows})"
-
-
-def _times(statement: TextClause) -> TextClause:
-    return statement.bindparams(
-        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
-    )
-
-
-@lru_cache(maxsize=64)
-def _claim_counsellor(count: int, closures: bool) -> TextClause:
-    """One statement: the first of `count` candidates who is neither away nor in an appointment in
-    any of the cells (the preferred one first, then by weight, then the least busy of the day)
-    takes every cell, unless staff closed the time. A concurrent claim of a shared cell ends in ON
-    CONFLICT DO NOTHING for that cell: fewer rows than cells come back (see `claim`)."""
-    closed = (
-        "WHERE NOT EXISTS (SELECT 1 FROM closures"
-        " WHERE closures.start_at < :end AND closures.end_at > :start)"
-        if closures
-        else "WHERE 1 = 1"  # SQLite needs a WHERE before ON CONFLICT after a SELECT
-    )
-    return _times(
-        text(f"""
-WITH RECURSIVE cells(minute) AS (
-  SELECT CAST(:first AS INTEGER) UNION ALL SELECT minute + {rota.CELL_MINUTES} FROM cells
-  WHERE minute + {rota.CELL_MINUTES} < CAST(:last AS INTEGER)
-),
-{_candidates(count)},
-chosen(counsellor) AS (
-  SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE}
-  ORDER BY CASE WHEN candidates.counsellor = CAST(:prefer AS INTEGER) THEN 0 ELSE 1 END, weight,
-    (SELECT COUNT(*) FROM counsellor_claims busy WHERE busy.counsellor_id = candidates.counsellor
-     AND busy.minute >= CAST(:day_first AS INTEGER) AND busy.minute < CAST(:day_last AS INTEGER)),
-    pos
-  LIMIT 1
-)
-INSERT INTO counsellor_claims (counsellor_id, minute, booking_id)
-SELECT chosen.counsellor, cells.minute, CAST(:booking AS INTEGER) FROM chosen, cells
-{closed}
-ORDER BY cells.minute
-ON CONFLICT DO NOTHING
-RETURNING counsellor_id
-""")
-    )
-
-
-@lru_cache(maxsize=64)
-def _any_free(count: int) -> TextClause:
-    """Whether one of `count` candidates is free now (after a claim that inserted nothing)."""
-    return _times(
-        text(f"WITH {_candidates(count)} SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE} LIMIT 1")
-    )
-
-
-RELEASE_COUNSELLOR = delete(CounsellorClaim).where(
-    CounsellorClaim.booking_id == bindparam("booking"),
-    CounsellorClaim.counsellor_id == bindparam("counsellor"),
-)
-
-
-def claim(
-    office: Office,
-    service: Service,
-    start: datetime,
-    end: datetime,
-    booking_id: int,
-    *,
-    language: str | None = None,
-    counsellor_id: int | None = None,
-    prefer: int | None = None,
-    closures: bool = True,
-) -> int | None:
-    """Take a place for the booking inside the caller's transaction: a counsellor's time (returns
-    the counsellor's id) or an anonymous place (returns None). `counsellor_id` asks for that one
-    counsellor, `prefer` tries one first (a move keeps its counsellor when free). Raises `SlotFull`
-    when no matching counsellor or place is free, `InvalidBooking` when staff closed the time
-    (unless `closures` is False: staff reassigning an appointment already inside a closure)."""
-    counsellors = roster()
-    if not rota.gives(counsellors, service):
-        if language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None:
-            raise SlotFull()
-        _claim_anonymous(service, Slot(start, end), booking_id)
-        return None
-    candidates = [
-        c
-        for c in rota.eligible(office, service, start, end, counsellors, language)
-        if counsellor_id is None or c.id == counsellor_id
-    ]
-    cells = rota.cells(start, end)
-    day_low, day_high = local_bounds(office, *(2 * [start.astimezone(office.timezone).date()]))
-    day = rota.cells(day_low, day_high)
-    values: dict[str, object] = {
-        "first": cells.start,
-        "last": cells.stop,
-        "start": start,
-        "end": end,
-        "prefer": prefer,
-        "day_first": day.start,
-        "day_last": day.stop,
-        "booking": booking_id,
-    }
-    for _round in range(CLAIM_ROUNDS):
-        if not candidates:
-            break
-        params = dict(values)
-        for n, candidate in enumerate(candidates):
-            params[f"c{n}"], params[f"w{n}"] = candidate.id, len(candidate.languages)
-        got = sql(_claim_counsellor(len(candidates), closures), params).scalars().all()
-        if len(got) == len(cells):
-            return got[0]
-        if got:  # a concurrent booking took one of these cells of this counsellor a moment ago
-            sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": got[0]})
-            candidates = [c for c in candidates if c.id != got[0]]
-        elif closures and is_closed(Slot(start, end)):
-            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        elif sql(_any_free(len(candidates)), params).first() is None:
-            break  # nobody free: not a lost race
-    if closures and is_closed(Slot(start, end)):
-        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-    raise SlotFull()
-
-
-def _claim_anonymous(service: Service, slot: Slot, booking_id: int) -> None:
-    """Take the first free place of an open slot; the unique key (service, start, place)
-    decides races. Raises `SlotFull`, or `InvalidBooking` when staff have closed the slot."""
-    values = {
-        "capacity": service.capacity,
-        "service": service.id,
-        "start": slot.start,
-        "end": slot.end,
-        "booking": booking_id,
-    }
-    while sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
-        if is_closed(slot):
-            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        taken = db.session.scalar(
-            select(func.count(SlotClaim.id)).where(
-                SlotClaim.service_id == service.id, SlotClaim.start_at == slot.start
-            )
-        )
-        if taken >= service.capacity:
-            raise SlotFull()
-        # else another booking took the same place number a moment ago: try the next one
-
-
-def release(booking: Booking) -> None:
-    """Free whatever place the booking holds, inside the caller's transaction."""
-    table = CounsellorClaim if booking.counsellor_id is not None else SlotClaim
-    sql(delete(table).where(table.booking_id == booking.id))
-
-
-def release_all(booking_id: int) -> None:
-    """Free both kinds of place (an old anonymous booking that gets a counsellor)."""
-    sql(delete(SlotClaim).where(SlotClaim.booking_id == booking_id))
-    sql(delete(CounsellorClaim).where(CounsellorClaim.booking_id == booking_id))
-
-
 # --- appointments that need a counsellor ---------------------------------------------------------
 
 
@@ -510,7 +251,7 @@ def reassign(
     if booking.start_at <= now:
         raise TooLate()
     service = office.service(booking.service_id)
-    if service is None or not counsellor_service(service):
+    if service is None or not rota.gives(roster(), service):
         raise InvalidBooking({"counsellor": [_("No counsellor gives this service.")]})
     before = booking.counsellor_id
     with transaction():

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from booking import places, rota
+from booking import places, roster, rota
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox, Staff
 from booking.models import Closure as ClosureRow
@@ -98,13 +98,13 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
     found = bookings_between(office, day, day)
     closures = closures_on(office, day, day)
     periods = [Closure(c.start_at, c.end_at) for c in closures]
-    roster = places.roster()
+    counsellors = roster.roster()
     taken, _closures = places.occupancy(low, high, None)
-    shown = [c for c in roster if c.id == counsellor] if counsellor is not None else roster
+    shown = [c for c in counsellors if c.id == counsellor] if counsellor is not None else counsellors
     problems = {
         b.id: problem
         for b in found
-        if (problem := places.assignment_problem(office, b, roster, taken.away)) is not None
+        if (problem := places.assignment_problem(office, b, counsellors, taken.away)) is not None
     }
     if counsellor is not None:
         found = [b for b in found if b.counsellor_id == counsellor]
@@ -113,7 +113,7 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
         by_slot.setdefault((booking.service_id, booking.start_at), []).append(booking)
     rows: list[SlotRow] = []
     for service in office.services:
-        given = rota.gives(roster, service)
+        given = rota.gives(counsellors, service)
         for slot in day_slots(office, service, day):
             here = by_slot.pop((service.id, slot.start.astimezone(UTC)), [])
             if given:
@@ -155,9 +155,9 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
         attended=sum(1 for b in active if b.attended is True),
         no_show=sum(1 for b in active if b.attended is False),
         active=len(active),
-        counsellors=roster,
+        counsellors=counsellors,
         names=staff_names(
-            {b.counsellor_id for b in found if b.counsellor_id is not None} | {c.id for c in roster}
+            {b.counsellor_id for b in found if b.counsellor_id is not None} | {c.id for c in counsellors}
         ),
         problems=problems,
         counsellor=counsellor,
@@ -186,18 +186,18 @@ def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]
         ).all()
     }
     periods = [Closure(c.start_at, c.end_at) for c in closures_on(office, monday, last)]
-    roster = places.roster()
+    counsellors = roster.roster()
     taken, _closures = places.occupancy(low, high, None)
     week: list[tuple[date, list[WeekCell]]] = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
         cells = []
         for service in office.services:
-            given = rota.gives(roster, service)
+            given = rota.gives(counsellors, service)
             for slot in day_slots(office, service, day):
                 booked = counts.get((service.id, slot.start.astimezone(UTC)), 0)
                 free = (
-                    rota.free_places(office, service, slot.start, slot.end, roster, taken)
+                    rota.free_places(office, service, slot.start, slot.end, counsellors, taken)
                     if given
                     else max(service.capacity - booked, 0)
                 )

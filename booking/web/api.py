@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from booking import bookings, clock, current_office, languages, microcache, places
+from booking import bookings, clock, current_office, languages, microcache, places, roster
 from booking.errors import api_error
 from booking.models import Booking
 from booking.refusals import InvalidBooking, SlotFull, TooLate
@@ -55,8 +55,8 @@ def services() -> Response:
                 "id": s.id,
                 "name": s.name(language),
                 "duration_minutes": s.duration_minutes,
-                "capacity": places.capacity(s),
-                "languages": list(places.languages(s)),
+                "capacity": roster.capacity(s),
+                "languages": list(roster.languages(s)),
             }
             for s in current_office().services
         ]

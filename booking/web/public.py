@@ -26,7 +26,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from booking import bookings, clock, current_office, languages, places
+from booking import bookings, clock, current_office, languages, places, roster
 from booking.closures import open_slot
 from booking.models import Booking
 from booking.office import Service
@@ -81,11 +81,11 @@ def _choice(service: Service, values: Mapping[str, str], *, keep_known: bool = F
     offered in (or any known code, with `keep_known`: the booking then decides) and an unknown
     interpreter language fall back to the default, so a tampered link shows a page, not an error.
     Default: the page's language when the service is offered in it, else German."""
-    offered = places.languages(service)
+    offered = roster.languages(service)
     reader = str(get_locale())
     code = values.get("counselling")
     if not (code in offered or (keep_known and languages.is_known(code))):
-        code = reader if reader in offered else places.DEFAULT_LANGUAGE
+        code = reader if reader in offered else roster.DEFAULT_LANGUAGE
         code = code if code in offered else offered[0]
     interpreter = values.get("interpreter") or None
     return Choice(code, interpreter if languages.is_known(interpreter) else None, offered)

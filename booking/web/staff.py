@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from booking import bookings, clock, current_office, languages, places, staff_calendar, staff_sessions
+from booking import bookings, clock, current_office, languages, places, roster, staff_calendar, staff_sessions
 from booking.accounts import authenticate
 from booking.closures import open_slot
 from booking.extensions import limiter
@@ -125,7 +125,7 @@ def week() -> str:
 def _offered(office: Office, service_id: str) -> list[tuple[str, str]]:
     """(code, name) of the languages the service is offered in, in the reader's language."""
     service = office.service(service_id)
-    offered = places.languages(service) if service is not None else ("de",)
+    offered = roster.languages(service) if service is not None else ("de",)
     return [(code, languages.name(code, str(get_locale()))) for code in offered]
 
 
@@ -144,7 +144,7 @@ def book() -> Response | tuple[str, int]:
     form.language.choices = language_choices()
     form.counselling_language.choices = [("", _("Any"))] + _offered(office, service.id)
     form.interpreter.choices = [("", _("No interpreter needed"))] + languages.choices(str(get_locale()))
-    counsellors = [c for c in places.roster() if c.gives(service.id)]
+    counsellors = [c for c in roster.roster() if c.gives(service.id)]
     form.counsellor.choices = [("", _("Any free counsellor"))] + [(str(c.id), c.name) for c in counsellors]
     if not form.language.data:
         form.language.data = configured[0]

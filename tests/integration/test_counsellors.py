@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from booking import absences, accounts, bookings, closures, places
+from booking import absences, accounts, bookings, closures, places, roster
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, SlotClaim, Staff
 from booking.office import DEFAULT_OFFICE_FILE
@@ -181,7 +181,7 @@ def test_a_service_no_counsellor_gives_keeps_its_anonymous_places(office_app):
     assert free(office_app, service="sprechstunde")["08:30"] == 3
     assert free(office_app, service="sprechstunde", language="uk")["08:30"] == 0
     with office_app.test_request_context():
-        assert places.languages(office_app.extensions["office"].service("sprechstunde")) == ("de",)
+        assert roster.languages(office_app.extensions["office"].service("sprechstunde")) == ("de",)
     booking = book(office_app, at("08:30"), service="sprechstunde")
     assert booking.counsellor_id is None
     with office_app.app_context():
@@ -199,7 +199,7 @@ def test_without_any_counsellor_the_office_works_exactly_as_before(app):
         book(app, at("08:30"))
     with app.test_request_context():
         office = app.extensions["office"]
-        assert places.capacity(office.service("beratung")) == 2
+        assert roster.capacity(office.service("beratung")) == 2
         assert places.needing_counsellor(office, FIXED_NOW) == []
 
 

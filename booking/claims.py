@@ -1,0 +1,308 @@
+"""Taking a place, decided by the database: a counsellor's time or an anonymous place.
+
+A counsellor's appointment claims every cell of their time it covers (`counsellor_claims`, primary
+key (counsellor, minute)), so a second overlapping appointment of one counsellor cannot be
+inserted, whatever the race; an anonymous place is a row of `slot_claims` with the unique key
+(service, start, place). Each claim is one INSERT … SELECT … ON CONFLICT DO NOTHING: no
+check-then-insert. On PostgreSQL a new booking is written together with its place, its audit
+entry and its email in one statement (`book`): a round trip is most of what a booking costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import TextClause, bindparam, delete, func, select, text, update
+
+from booking import journal, rota
+from booking.closures import is_closed
+from booking.extensions import db, sql
+from booking.models import Booking, CounsellorClaim, SlotClaim, UTCDateTime
+from booking.office import Office, Service
+from booking.refusals import InvalidBooking, SlotFull, unbookable_message
+from booking.roster import DEFAULT_LANGUAGE, roster
+from booking.rota import Counsellor
+from booking.schedule import Slot, Unbookable, local_bounds
+
+# How often a claim starts again after losing a race for a counsellor it saw free (each loss
+# shows one more counsellor taken, so this bounds nothing a real office reaches).
+CLAIM_ROUNDS = 20
+
+_NOT_CLOSED = (
+    "NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)"
+)
+# The lowest free place number of the slot (taken by a concurrent insert: no row comes back).
+_PLACES = "places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)"
+
+
+def _anonymous_insert(booking: str, sources: str = "") -> str:
+    return f"""INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
+SELECT CAST(:service AS VARCHAR(40)), :start, n, {booking} FROM places{sources}
+WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
+AND {_NOT_CLOSED}
+ORDER BY n LIMIT 1
+ON CONFLICT DO NOTHING
+RETURNING place_no"""
+
+
+_CANDIDATE_FREE = """
+  NOT EXISTS (SELECT 1 FROM counsellor_claims taken WHERE taken.counsellor_id = candidates.counsellor
+              AND taken.minute >= CAST(:first AS INTEGER) AND taken.minute < CAST(:last AS INTEGER))
+  AND NOT EXISTS (SELECT 1 FROM absences WHERE absences.staff_id = candidates.counsellor
+                  AND absences.start_at < :end AND absences.end_at > :start)"""
+
+
+def _candidates(count: int) -> str:
+    """The candidates as rows (counsellor, weight, pos): the weight is the number of languages
+    they speak, so a booking any of them could take goes first to one who speaks fewer and the
+    counsellors with rarer languages stay free for those who need them."""
+    rows = ", ".join(f"(CAST(:c{n} AS INTEGER), CAST(:w{n} AS INTEGER), {n})" for n in range(count))
+    return f"candidates(counsellor, weight, pos) AS (VALUES {rows})"
+
+
+def _counsellor_ctes(count: int) -> str:
+    """The cells of the time, the candidates, and the one chosen: the first of them who is neither
+    away nor in an appointment in any of the cells (the preferred one first, then by weight, then
+    the least busy of the day)."""
+    step = rota.CELL_MINUTES
+    return f"""cells(minute) AS (
+  SELECT CAST(:first AS INTEGER) UNION ALL SELECT minute + {step} FROM cells
+  WHERE minute + {step} < CAST(:last AS INTEGER)
+),
+{_candidates(count)},
+chosen(counsellor) AS (
+  SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE}
+  ORDER BY CASE WHEN candidates.counsellor = CAST(:prefer AS INTEGER) THEN 0 ELSE 1 END, weight,
+    (SELECT COUNT(*) FROM counsellor_claims busy WHERE busy.counsellor_id = candidates.counsellor
+     AND busy.minute >= CAST(:day_first AS INTEGER) AND busy.minute < CAST(:day_last AS INTEGER)),
+    pos
+  LIMIT 1
+)"""
+
+
+def _counsellor_insert(booking: str, closures: bool, sources: str = "") -> str:
+    """The chosen one takes every cell, unless staff closed the time. A concurrent claim of a
+    shared cell ends in ON CONFLICT DO NOTHING for that cell: fewer rows than cells come back."""
+    where = f"WHERE {_NOT_CLOSED}" if closures else "WHERE 1 = 1"  # SQLite wants a WHERE here
+    return f"""INSERT INTO counsellor_claims (counsellor_id, minute, booking_id)
+SELECT chosen.counsellor, cells.minute, {booking} FROM chosen, cells{sources}
+{where}
+ORDER BY cells.minute
+ON CONFLICT DO NOTHING
+RETURNING counsellor_id"""
+
+
+def _times(statement: TextClause) -> TextClause:
+    return statement.bindparams(
+        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    )
+
+
+CLAIM_FIRST_FREE_PLACE = _times(text(f"WITH RECURSIVE {_PLACES}\n{_anonymous_insert(':booking')}"))
+
+
+@lru_cache(maxsize=64)
+def _claim_counsellor(count: int, closures: bool) -> TextClause:
+    insert = _counsellor_insert("CAST(:booking AS INTEGER)", closures)
+    return _times(text(f"WITH RECURSIVE {_counsellor_ctes(count)}\n{insert}"))
+
+
+@lru_cache(maxsize=64)
+def _any_free(count: int) -> TextClause:
+    """Whether one of `count` candidates is free now (after a claim that inserted nothing)."""
+    return _times(
+        text(f"WITH {_candidates(count)} SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE} LIMIT 1")
+    )
+
+
+RELEASE_COUNSELLOR = delete(CounsellorClaim).where(
+    CounsellorClaim.booking_id == bindparam("booking"),
+    CounsellorClaim.counsellor_id == bindparam("counsellor"),
+)
+SET_COUNSELLOR = (
+    update(Booking.__table__)
+    .where(Booking.__table__.c.id == bindparam("booking"))
+    .values(counsellor_id=bindparam("counsellor"))
+)
+
+
+def _candidates_for(
+    office: Office,
+    service: Service,
+    start: datetime,
+    end: datetime,
+    language: str | None,
+    counsellor_id: int | None,
+) -> list[Counsellor]:
+    return [
+        c
+        for c in rota.eligible(office, service, start, end, roster(), language)
+        if counsellor_id is None or c.id == counsellor_id
+    ]
+
+
+def _counsellor_params(
+    office: Office, start: datetime, end: datetime, candidates: Sequence[Counsellor], prefer: int | None
+) -> dict[str, object]:
+    cells = rota.cells(start, end)
+    day = rota.cells(*local_bounds(office, *(2 * [start.astimezone(office.timezone).date()])))
+    params: dict[str, object] = {
+        "first": cells.start,
+        "last": cells.stop,
+        "start": start,
+        "end": end,
+        "prefer": prefer,
+        "day_first": day.start,
+        "day_last": day.stop,
+    }
+    for n, candidate in enumerate(candidates):
+        params[f"c{n}"], params[f"w{n}"] = candidate.id, len(candidate.languages)
+    return params
+
+
+def claim(
+    office: Office,
+    service: Service,
+    start: datetime,
+    end: datetime,
+    booking_id: int,
+    *,
+    language: str | None = None,
+    counsellor_id: int | None = None,
+    prefer: int | None = None,
+    closures: bool = True,
+) -> int | None:
+    """Take a place for the booking inside the caller's transaction: a counsellor's time (returns
+    the counsellor's id) or an anonymous place (returns None). `counsellor_id` asks for that one
+    counsellor, `prefer` tries one first (a move keeps its counsellor when free). Raises `SlotFull`
+    when no matching counsellor or place is free, `InvalidBooking` when staff closed the time
+    (unless `closures` is False: staff reassigning an appointment already inside a closure)."""
+    if not rota.gives(roster(), service):
+        if language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None:
+            raise SlotFull()
+        _claim_anonymous(service, Slot(start, end), booking_id)
+        return None
+    candidates = _candidates_for(office, service, start, end, language, counsellor_id)
+    cells = rota.cells(start, end)
+    for _round in range(CLAIM_ROUNDS):
+        if not candidates:
+            break
+        params = {**_counsellor_params(office, start, end, candidates, prefer), "booking": booking_id}
+        got = sql(_claim_counsellor(len(candidates), closures), params).scalars().all()
+        if len(got) == len(cells):
+            return got[0]
+        if got:  # a concurrent booking took one of these cells of this counsellor a moment ago
+            sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": got[0]})
+            candidates = [c for c in candidates if c.id != got[0]]
+        elif closures and is_closed(Slot(start, end)):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+        elif sql(_any_free(len(candidates)), params).first() is None:
+            break  # nobody free: not a lost race
+    if closures and is_closed(Slot(start, end)):
+        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+    raise SlotFull()
+
+
+def _claim_anonymous(service: Service, slot: Slot, booking_id: int) -> None:
+    """Take the first free place of an open slot; the unique key (service, start, place)
+    decides races. Raises `SlotFull`, or `InvalidBooking` when staff have closed the slot."""
+    values = {
+        "capacity": service.capacity,
+        "service": service.id,
+        "start": slot.start,
+        "end": slot.end,
+        "booking": booking_id,
+    }
+    while sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
+        if is_closed(slot):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+        taken = db.session.scalar(
+            select(func.count(SlotClaim.id)).where(
+                SlotClaim.service_id == service.id, SlotClaim.start_at == slot.start
+            )
+        )
+        if taken >= service.capacity:
+            raise SlotFull()
+        # else another booking took the same place number a moment ago: try the next one
+
+
+def release_all(booking_id: int) -> None:
+    """Free whatever place the booking holds, of either kind, inside the caller's transaction."""
+    sql(delete(SlotClaim).where(SlotClaim.booking_id == booking_id))
+    sql(delete(CounsellorClaim).where(CounsellorClaim.booking_id == booking_id))
+
+
+# --- PostgreSQL: a new booking, its place, its audit entry and its email in one statement -------
+
+
+@lru_cache(maxsize=64)
+def _booking_statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
+    """`candidates` None: an anonymous place; else a counsellor among that many."""
+    table = Booking.__table__
+    counsellor = "CAST(NULL AS INTEGER)" if candidates is None else "(SELECT counsellor FROM chosen)"
+    insert = (
+        f"b AS (INSERT INTO bookings ({', '.join(columns)}, counsellor_id) "
+        f"SELECT {', '.join(f':b_{c}' for c in columns)}, {counsellor} RETURNING id, counsellor_id)"
+    )
+    if candidates is None:
+        ctes, claimed = _PLACES, _anonymous_insert("b.id", ", b")
+    else:
+        ctes, claimed = _counsellor_ctes(candidates), _counsellor_insert("b.id", True, ", b")
+    statement = text(f"""WITH RECURSIVE {ctes},
+{insert},
+claimed AS ({claimed}),
+{journal.BOOKED_CTES}
+SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail) FROM b""")
+    return _times(statement).bindparams(
+        *(bindparam(f"b_{c}", type_=table.c[c].type) for c in columns),
+        *(bindparam(name, type_=UTCDateTime()) for name in journal.BOOKED_TIMES),
+    )
+
+
+def book(
+    office: Office,
+    service: Service,
+    slot: Slot,
+    values: dict[str, object],
+    journal_values: dict[str, object],
+    *,
+    language: str | None,
+    counsellor_id: int | None,
+) -> tuple[int, int | None, list[int]]:
+    """Insert the booking (`values`: its columns but the counsellor) with its place, audit entry and
+    email (`journal.booked_values`) in one statement, inside the caller's transaction; returns the
+    booking's id, its counsellor and the email's ids. When the place went to another booking in
+    the same moment (or nobody is free, or the time is closed) the booking row is written all the
+    same and `claim` decides the place, or raises and the caller's transaction undoes it all."""
+    given = rota.gives(roster(), service)
+    if not given and (language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None):
+        raise SlotFull()
+    candidates = (
+        _candidates_for(office, service, slot.start, slot.end, language, counsellor_id) if given else []
+    )
+    if given and not candidates:  # nobody could take it: no statement needed to know
+        if is_closed(slot):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+        raise SlotFull()
+    params: dict[str, object] = {f"b_{column}": value for column, value in values.items()}
+    params.update(journal_values)
+    if given:
+        params.update(_counsellor_params(office, slot.start, slot.end, candidates, None))
+    else:
+        params.update(
+            {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
+        )
+    statement = _booking_statement(tuple(values), len(candidates) if given else None)
+    booking_id, counsellor, claimed, mail = sql(statement, params).one()
+    expected = len(rota.cells(slot.start, slot.end)) if given else 1
+    if claimed != expected:
+        release_all(booking_id)
+        found = claim(
+            office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
+        )
+        if found != counsellor:
+            sql(SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})
+        counsellor = found
+    return booking_id, counsellor, [mail] if mail is not None else []
