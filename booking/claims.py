@@ -246,15 +246,20 @@ def _booking_statement(columns: tuple[str, ...], candidates: int | None) -> Text
         f"b AS (INSERT INTO bookings ({', '.join(columns)}, counsellor_id) "
         f"SELECT {', '.join(f':b_{c}' for c in columns)}, {counsellor} RETURNING id, counsellor_id)"
     )
+    # Besides the place: whether the time is closed and (anonymous) how many places were taken
+    # before, so that a refusal needs no query of its own.
     if candidates is None:
         ctes, claimed = _PLACES, _anonymous_insert("b.id", ", b")
+        taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
     else:
         ctes, claimed = _counsellor_ctes(candidates), _counsellor_insert("b.id", True, ", b")
+        taken = "0"
     statement = text(f"""WITH RECURSIVE {ctes},
 {insert},
 claimed AS ({claimed}),
 {journal.BOOKED_CTES}
-SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail) FROM b""")
+SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail), NOT {_NOT_CLOSED},
+  {taken} FROM b""")
     return _times(statement).bindparams(
         *(bindparam(f"b_{c}", type_=table.c[c].type) for c in columns),
         *(bindparam(name, type_=UTCDateTime()) for name in journal.BOOKED_TIMES),
@@ -295,14 +300,21 @@ def book(
             {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
         )
     statement = _booking_statement(tuple(values), len(candidates) if given else None)
-    booking_id, counsellor, claimed, mail = sql(statement, params).one()
-    expected = len(rota.cells(slot.start, slot.end)) if given else 1
-    if claimed != expected:
-        release_all(booking_id)
-        found = claim(
-            office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
-        )
-        if found != counsellor:
-            sql(SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})
-        counsellor = found
-    return booking_id, counsellor, [mail] if mail is not None else []
+    booking_id, counsellor, claimed, mail, closed, taken = sql(statement, params).one()
+    emails = [mail] if mail is not None else []
+    if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
+        return booking_id, counsellor, emails
+    # Refused (the caller's transaction then undoes the booking row), or a race lost for a place
+    # another booking took in the same moment: then the claim decides, in this transaction.
+    if closed:
+        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+    if (given and counsellor is None) or (not given and taken >= service.capacity):
+        raise SlotFull()
+    if claimed:
+        sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
+    found = claim(
+        office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
+    )
+    if found != counsellor:
+        sql(SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})
+    return booking_id, found, emails

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from booking import rota
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, SlotClaim
 from booking.office import DEFAULT_OFFICE_FILE
@@ -264,3 +266,44 @@ def test_overlapping_hour_long_bookings_racing_for_two_counsellors_never_overlap
             (row.id, row.counsellor_id, 60 // CELL_MINUTES) for row in taken
         )
     assert sum(1 for status, _ in results if status == 201) == len(taken)
+
+
+def test_a_claim_that_loses_one_cell_to_a_concurrent_booking_gives_the_rest_back(race_app_with):
+    """Deterministic: another transaction holds Anna's 10:00 cell, not yet committed, while a
+    booking 09:30-10:30 chooses Anna (it cannot see that cell). Its insert waits for that cell,
+    loses it when the other commits, and must give back the eleven cells it got, then take Ben."""
+    app = race_app_with(HOUR_LONG)
+    anna = create_counsellor(app, "anna@ki.example", "Anna", ("de",))
+    ben = create_counsellor(app, "ben@ki.example", "Ben", ("de",))
+    client = app.test_client()
+    other = client.post("/api/v1/bookings", json=body(start="2027-03-31T08:30", email="z@example.org")).json
+    with app.app_context():
+        other_id = db.session.scalar(select(Booking.id).where(Booking.token == other["token"]))
+        ten = rota.cells(
+            datetime(2027, 3, 30, 8, 0, tzinfo=UTC), datetime(2027, 3, 30, 8, 5, tzinfo=UTC)
+        ).start
+        holder = db.engine.connect()
+    holding = holder.begin()
+    holder.execute(
+        insert(CounsellorClaim.__table__).values(counsellor_id=anna, minute=ten, booking_id=other_id)
+    )
+    result: list[Any] = []
+    payload = {**body(email="x@example.org"), "service": "lang", "start": "2027-03-30T09:30"}
+    thread = threading.Thread(
+        target=lambda: result.append(app.test_client().post("/api/v1/bookings", json=payload))
+    )
+    thread.start()
+    time.sleep(1.0)  # the booking is waiting for Anna's 10:00 cell (PostgreSQL) or for the lock (SQLite)
+    holding.commit()
+    holder.close()
+    thread.join(timeout=60)
+    assert result and result[0].status_code == 201, result
+    with app.app_context():
+        booking = db.session.scalar(select(Booking).where(Booking.token == result[0].json["token"]))
+        assert booking.counsellor_id == ben
+        mine = db.session.execute(
+            select(CounsellorClaim.counsellor_id, func.count())
+            .where(CounsellorClaim.booking_id == booking.id)
+            .group_by(CounsellorClaim.counsellor_id)
+        ).all()
+        assert [tuple(row) for row in mine] == [(ben, 60 // CELL_MINUTES)]  # nothing of Anna's kept
