@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import claims, journal
+from booking import booking_statement, claims, journal
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
@@ -199,12 +199,6 @@ def book(
     with transaction():
         if fields["email"]:
             _serialise_email(fields["email"])
-            upcoming = _upcoming_of(fields["email"], now)
-            key = (service.id, slot.start)
-            same = next((b.id for b in upcoming if (b.service_id, b.start_at) == key), None)
-            if same is not None:  # a double click or a retried request: one place, one email
-                return db.session.get_one(Booking, same)
-            _check_active_limit(office, upcoming)
         values = {
             "reference": _new_reference(),
             "token": secrets.token_urlsafe(32),
@@ -223,16 +217,34 @@ def book(
         }
         wish = request.counsellor_id if staff is not None else None
         details = journal.moment(slot.start)
-        if on_postgresql():  # one statement: the booking, its place, its audit entry and its email
-            booked = journal.booked_values(staff, now, details, bool(fields["email"]))
-            language = fields["counselling_language"]
-            booking_id, counsellor, queued = claims.book(
-                office, service, slot, values, booked, language=language, counsellor_id=wish
+        if on_postgresql():  # one statement: the checks, the booking, its place, audit entry and email
+            booked = booking_statement.book(
+                office,
+                service,
+                slot,
+                values,
+                journal.booked_values(staff, now, details, bool(fields["email"])),
+                language=fields["counselling_language"],
+                counsellor_id=wish,
+                limit=office.rules.max_active_per_email,  # no address: no bookings of it to count
             )
-            booking = Booking(id=booking_id, counsellor_id=counsellor, **values)
+            if booked.same is not None:  # a double click or a retried request: one place, one email
+                return db.session.get_one(Booking, booked.same)
+            if booked.booking_id is None:
+                raise _limit_reached(office)
+            booking = Booking(id=booked.booking_id, counsellor_id=booked.counsellor, **values)
             make_transient_to_detached(booking)  # it is in the database: the session need not insert it
             db.session.add(booking)
+            queued = booked.emails
         else:
+            if fields["email"]:
+                upcoming = _upcoming_of(fields["email"], now)
+                key = (service.id, slot.start)
+                same = next((b.id for b in upcoming if (b.service_id, b.start_at) == key), None)
+                if same is not None:  # a double click or a retried request: one place, one email
+                    return db.session.get_one(Booking, same)
+                if len(upcoming) >= office.rules.max_active_per_email:
+                    raise _limit_reached(office)
             booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), counsellor_id=None, **values)
             make_transient_to_detached(booking)
             db.session.add(booking)
@@ -279,21 +291,19 @@ def _upcoming_of(email: str, now: datetime) -> Sequence[Row[tuple[int, str, date
     return sql(UPCOMING_OF, {"email": email, "now": now}).all()
 
 
-def _check_active_limit(office: Office, upcoming: Sequence[object]) -> None:
+def _limit_reached(office: Office) -> InvalidBooking:
     """At most `max_active_per_email` upcoming bookings per address."""
-    limit = office.rules.max_active_per_email
-    if len(upcoming) >= limit:
-        raise InvalidBooking(
-            {
-                "email": [
-                    _(
-                        "This email address already has %(count)d upcoming appointments, the most allowed. "
-                        "Please cancel one first.",
-                        count=limit,
-                    )
-                ]
-            }
-        )
+    return InvalidBooking(
+        {
+            "email": [
+                _(
+                    "This email address already has %(count)d upcoming appointments, the most allowed. "
+                    "Please cancel one first.",
+                    count=office.rules.max_active_per_email,
+                )
+            ]
+        }
+    )
 
 
 def _new_reference() -> str:

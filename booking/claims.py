@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, bindparam, delete, func, select, text, update
 
-from booking import journal, rota
+from booking import rota
 from booking.closures import is_closed
 from booking.extensions import db, sql
 from booking.models import Booking, CounsellorClaim, SlotClaim, UTCDateTime
@@ -30,18 +30,16 @@ from booking.schedule import Slot, Unbookable, local_bounds
 # shows one more counsellor taken, so this bounds nothing a real office reaches).
 CLAIM_ROUNDS = 20
 
-_NOT_CLOSED = (
-    "NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)"
-)
+NOT_CLOSED = "NOT EXISTS (SELECT 1 FROM closures WHERE closures.start_at < :end AND closures.end_at > :start)"
 # The lowest free place number of the slot (taken by a concurrent insert: no row comes back).
-_PLACES = "places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)"
+PLACES = "places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :capacity)"
 
 
-def _anonymous_insert(booking: str, sources: str = "") -> str:
+def anonymous_insert(booking: str, sources: str = "") -> str:
     return f"""INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
 SELECT CAST(:service AS VARCHAR(40)), :start, n, {booking} FROM places{sources}
 WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
-AND {_NOT_CLOSED}
+AND {NOT_CLOSED}
 ORDER BY n LIMIT 1
 ON CONFLICT DO NOTHING
 RETURNING place_no"""
@@ -62,7 +60,7 @@ def _candidates(count: int) -> str:
     return f"candidates(counsellor, weight, pos) AS (VALUES {rows})"
 
 
-def _counsellor_ctes(count: int) -> str:
+def counsellor_ctes(count: int) -> str:
     """The cells of the time, the candidates, and the one chosen: the first of them who is neither
     away nor in an appointment in any of the cells (the preferred one first, then by weight, then
     the least busy of the day)."""
@@ -82,10 +80,10 @@ chosen(counsellor) AS (
 )"""
 
 
-def _counsellor_insert(booking: str, closures: bool, sources: str = "") -> str:
+def counsellor_insert(booking: str, closures: bool, sources: str = "") -> str:
     """The chosen one takes every cell, unless staff closed the time. A concurrent claim of a
     shared cell ends in ON CONFLICT DO NOTHING for that cell: fewer rows than cells come back."""
-    where = f"WHERE {_NOT_CLOSED}" if closures else "WHERE 1 = 1"  # SQLite wants a WHERE here
+    where = f"WHERE {NOT_CLOSED}" if closures else "WHERE 1 = 1"  # SQLite wants a WHERE here
     return f"""INSERT INTO counsellor_claims (counsellor_id, minute, booking_id)
 SELECT chosen.counsellor, cells.minute, {booking} FROM chosen, cells{sources}
 {where}
@@ -94,25 +92,25 @@ ON CONFLICT DO NOTHING
 RETURNING counsellor_id"""
 
 
-def _times(statement: TextClause) -> TextClause:
+def with_times(statement: TextClause) -> TextClause:
     return statement.bindparams(
         bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
     )
 
 
-CLAIM_FIRST_FREE_PLACE = _times(text(f"WITH RECURSIVE {_PLACES}\n{_anonymous_insert(':booking')}"))
+CLAIM_FIRST_FREE_PLACE = with_times(text(f"WITH RECURSIVE {PLACES}\n{anonymous_insert(':booking')}"))
 
 
 @lru_cache(maxsize=64)
 def _claim_counsellor(count: int, closures: bool) -> TextClause:
-    insert = _counsellor_insert("CAST(:booking AS INTEGER)", closures)
-    return _times(text(f"WITH RECURSIVE {_counsellor_ctes(count)}\n{insert}"))
+    insert = counsellor_insert("CAST(:booking AS INTEGER)", closures)
+    return with_times(text(f"WITH RECURSIVE {counsellor_ctes(count)}\n{insert}"))
 
 
 @lru_cache(maxsize=64)
 def _any_free(count: int) -> TextClause:
     """Whether one of `count` candidates is free now (after a claim that inserted nothing)."""
-    return _times(
+    return with_times(
         text(f"WITH {_candidates(count)} SELECT counsellor FROM candidates WHERE {_CANDIDATE_FREE} LIMIT 1")
     )
 
@@ -128,7 +126,7 @@ SET_COUNSELLOR = (
 )
 
 
-def _candidates_for(
+def candidates_for(
     office: Office,
     service: Service,
     start: datetime,
@@ -143,7 +141,7 @@ def _candidates_for(
     ]
 
 
-def _counsellor_params(
+def counsellor_params(
     office: Office, start: datetime, end: datetime, candidates: Sequence[Counsellor], prefer: int | None
 ) -> dict[str, object]:
     cells = rota.cells(start, end)
@@ -184,12 +182,12 @@ def claim(
             raise SlotFull()
         _claim_anonymous(service, Slot(start, end), booking_id)
         return None
-    candidates = _candidates_for(office, service, start, end, language, counsellor_id)
+    candidates = candidates_for(office, service, start, end, language, counsellor_id)
     cells = rota.cells(start, end)
     for _round in range(CLAIM_ROUNDS):
         if not candidates:
             break
-        params = {**_counsellor_params(office, start, end, candidates, prefer), "booking": booking_id}
+        params = {**counsellor_params(office, start, end, candidates, prefer), "booking": booking_id}
         got = sql(_claim_counsellor(len(candidates), closures), params).scalars().all()
         if len(got) == len(cells):
             return got[0]
@@ -232,89 +230,3 @@ def release_all(booking_id: int) -> None:
     """Free whatever place the booking holds, of either kind, inside the caller's transaction."""
     sql(delete(SlotClaim).where(SlotClaim.booking_id == booking_id))
     sql(delete(CounsellorClaim).where(CounsellorClaim.booking_id == booking_id))
-
-
-# --- PostgreSQL: a new booking, its place, its audit entry and its email in one statement -------
-
-
-@lru_cache(maxsize=64)
-def _booking_statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
-    """`candidates` None: an anonymous place; else a counsellor among that many."""
-    table = Booking.__table__
-    counsellor = "CAST(NULL AS INTEGER)" if candidates is None else "(SELECT counsellor FROM chosen)"
-    insert = (
-        f"b AS (INSERT INTO bookings ({', '.join(columns)}, counsellor_id) "
-        f"SELECT {', '.join(f':b_{c}' for c in columns)}, {counsellor} RETURNING id, counsellor_id)"
-    )
-    # Besides the place: whether the time is closed and (anonymous) how many places were taken
-    # before, so that a refusal needs no query of its own.
-    if candidates is None:
-        ctes, claimed = _PLACES, _anonymous_insert("b.id", ", b")
-        taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
-    else:
-        ctes, claimed = _counsellor_ctes(candidates), _counsellor_insert("b.id", True, ", b")
-        taken = "0"
-    statement = text(f"""WITH RECURSIVE {ctes},
-{insert},
-claimed AS ({claimed}),
-{journal.BOOKED_CTES}
-SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail), NOT {_NOT_CLOSED},
-  {taken} FROM b""")
-    return _times(statement).bindparams(
-        *(bindparam(f"b_{c}", type_=table.c[c].type) for c in columns),
-        *(bindparam(name, type_=UTCDateTime()) for name in journal.BOOKED_TIMES),
-    )
-
-
-def book(
-    office: Office,
-    service: Service,
-    slot: Slot,
-    values: dict[str, object],
-    journal_values: dict[str, object],
-    *,
-    language: str | None,
-    counsellor_id: int | None,
-) -> tuple[int, int | None, list[int]]:
-    """Insert the booking (`values`: its columns but the counsellor) with its place, audit entry and
-    email (`journal.booked_values`) in one statement, inside the caller's transaction; returns the
-    booking's id, its counsellor and the email's ids. When the place went to another booking in
-    the same moment (or nobody is free, or the time is closed) the booking row is written all the
-    same and `claim` decides the place, or raises and the caller's transaction undoes it all."""
-    given = rota.gives(roster(), service)
-    if not given and (language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None):
-        raise SlotFull()
-    candidates = (
-        _candidates_for(office, service, slot.start, slot.end, language, counsellor_id) if given else []
-    )
-    if given and not candidates:  # nobody could take it: no statement needed to know
-        if is_closed(slot):
-            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        raise SlotFull()
-    params: dict[str, object] = {f"b_{column}": value for column, value in values.items()}
-    params.update(journal_values)
-    if given:
-        params.update(_counsellor_params(office, slot.start, slot.end, candidates, None))
-    else:
-        params.update(
-            {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
-        )
-    statement = _booking_statement(tuple(values), len(candidates) if given else None)
-    booking_id, counsellor, claimed, mail, closed, taken = sql(statement, params).one()
-    emails = [mail] if mail is not None else []
-    if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
-        return booking_id, counsellor, emails
-    # Refused (the caller's transaction then undoes the booking row), or a race lost for a place
-    # another booking took in the same moment: then the claim decides, in this transaction.
-    if closed:
-        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-    if (given and counsellor is None) or (not given and taken >= service.capacity):
-        raise SlotFull()
-    if claimed:
-        sql(RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
-    found = claim(
-        office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
-    )
-    if found != counsellor:
-        sql(SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})
-    return booking_id, found, emails

@@ -1,0 +1,137 @@
+"""PostgreSQL writes a whole new booking in one statement: the address's limit and a repeated
+request checked, the booking row, its place (a counsellor's cells or an anonymous place, the
+claims' own SQL), its audit entry and its email. A round trip to the database is most of what a
+booking costs; SQLite takes the statements one by one (`bookings.book`).
+
+The caller holds the address's advisory lock (taken in the statement before, so this statement's
+snapshot sees every booking of the address that committed before the lock was granted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import TextClause, bindparam, text
+
+from booking import claims, journal, rota
+from booking.closures import is_closed
+from booking.extensions import sql
+from booking.models import Booking, UTCDateTime
+from booking.office import Office, Service
+from booking.refusals import InvalidBooking, SlotFull, unbookable_message
+from booking.roster import DEFAULT_LANGUAGE, roster
+from booking.schedule import Slot, Unbookable
+
+# The address's upcoming bookings: the same one again (a double click) or how many there are.
+_GATE = """mine AS (
+  SELECT id, service_id, start_at FROM bookings
+  WHERE email = :b_email AND status = 'confirmed' AND end_at > :j_at
+),
+gate AS (
+  SELECT (SELECT id FROM mine WHERE service_id = :b_service_id AND start_at = :b_start_at LIMIT 1) AS same,
+         (SELECT COUNT(*) FROM mine) AS active
+)"""
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What the statement did: the new booking (None when the gate refused it) with its
+    counsellor and emails, or the same booking made before, or the address's number of
+    upcoming bookings (which the caller compares with the limit)."""
+
+    booking_id: int | None
+    counsellor: int | None
+    emails: list[int]
+    same: int | None
+    active: int
+
+
+@lru_cache(maxsize=64)
+def _statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
+    """`candidates` None: an anonymous place; else a counsellor among that many. Besides the place
+    it answers whether the time is closed and how many anonymous places were taken, so that a
+    refusal needs no query of its own."""
+    table = Booking.__table__
+    counsellor = "CAST(NULL AS INTEGER)" if candidates is None else "(SELECT counsellor FROM chosen)"
+    values = ", ".join(f":b_{c}" for c in columns)
+    insert = (
+        f"b AS (INSERT INTO bookings ({', '.join(columns)}, counsellor_id) SELECT {values}, {counsellor} "
+        "FROM gate WHERE gate.same IS NULL AND gate.active < CAST(:limit AS INTEGER) "
+        "RETURNING id, counsellor_id)"
+    )
+    if candidates is None:
+        ctes, claimed = claims.PLACES, claims.anonymous_insert("b.id", ", b")
+        taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
+    else:
+        ctes, claimed = claims.counsellor_ctes(candidates), claims.counsellor_insert("b.id", True, ", b")
+        taken = "0"
+    statement = text(f"""WITH RECURSIVE {ctes},
+{_GATE},
+{insert},
+claimed AS ({claimed}),
+{journal.BOOKED_CTES}
+SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail),
+  NOT {claims.NOT_CLOSED}, {taken}, gate.same, gate.active
+FROM gate LEFT JOIN b ON true""")
+    return claims.with_times(statement).bindparams(
+        *(bindparam(f"b_{c}", type_=table.c[c].type) for c in columns),
+        *(bindparam(name, type_=UTCDateTime()) for name in journal.BOOKED_TIMES),
+    )
+
+
+def book(
+    office: Office,
+    service: Service,
+    slot: Slot,
+    values: dict[str, object],
+    journal_values: dict[str, object],
+    *,
+    language: str | None,
+    counsellor_id: int | None,
+    limit: int,
+) -> Booked:
+    """Insert the booking (`values`: its columns but the counsellor) with its place, audit entry and
+    email (`journal.booked_values`) inside the caller's transaction, unless the address has the same
+    booking already or `limit` upcoming ones. When the place went to another booking in the same
+    moment the booking row is written all the same and `claims.claim` decides the place; a refusal
+    (`SlotFull`, `InvalidBooking`) leaves the caller's transaction to undo it all."""
+    given = rota.gives(roster(), service)
+    if not given and (language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None):
+        raise SlotFull()
+    candidates = (
+        claims.candidates_for(office, service, slot.start, slot.end, language, counsellor_id) if given else []
+    )
+    if given and not candidates:  # nobody could take it: no statement needed to know
+        if is_closed(slot):
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+        raise SlotFull()
+    params: dict[str, object] = {f"b_{column}": value for column, value in values.items()}
+    params.update(journal_values, limit=limit)
+    if given:
+        params.update(claims.counsellor_params(office, slot.start, slot.end, candidates, None))
+    else:
+        params.update(
+            {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
+        )
+    row = sql(_statement(tuple(values), len(candidates) if given else None), params).one()
+    booking_id, counsellor, claimed, mail, closed, taken, same, active = row
+    if booking_id is None:
+        return Booked(None, None, [], same, active)
+    emails = [mail] if mail is not None else []
+    if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
+        return Booked(booking_id, counsellor, emails, None, active)
+    # Refused (the caller's transaction undoes the booking row), or a race lost for a place
+    # another booking took in the same moment: then the claim decides, in this transaction.
+    if closed:
+        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+    if (given and counsellor is None) or (not given and taken >= service.capacity):
+        raise SlotFull()
+    if claimed:
+        sql(claims.RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
+    found = claims.claim(
+        office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
+    )
+    if found != counsellor:
+        sql(claims.SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})
+    return Booked(booking_id, found, emails, None, active)
