@@ -53,19 +53,23 @@ def _statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
     it answers whether the time is closed and how many anonymous places were taken, so that a
     refusal needs no query of its own."""
     table = Booking.__table__
-    counsellor = "CAST(NULL AS INTEGER)" if candidates is None else "(SELECT counsellor FROM chosen)"
+    if candidates is None:
+        ctes, claimed = claims.PLACES, claims.anonymous_insert("b.id", ", b")
+        counsellor = "CAST(NULL AS INTEGER)"
+        taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
+        free = f"{taken} < CAST(:capacity AS INTEGER)"
+    else:
+        ctes, claimed = claims.counsellor_ctes(candidates), claims.counsellor_insert("b.id", True, ", b")
+        counsellor = "(SELECT counsellor FROM chosen)"
+        taken, free = "0", "EXISTS (SELECT 1 FROM chosen)"
+    # Nothing is written for a request that will be refused (the same booking again, the limit,
+    # a closed or full time): the statement says which, and the transaction has nothing to undo.
     values = ", ".join(f":b_{c}" for c in columns)
     insert = (
         f"b AS (INSERT INTO bookings ({', '.join(columns)}, counsellor_id) SELECT {values}, {counsellor} "
         "FROM gate WHERE gate.same IS NULL AND gate.active < CAST(:limit AS INTEGER) "
-        "RETURNING id, counsellor_id)"
+        f"AND {claims.NOT_CLOSED} AND {free} RETURNING id, counsellor_id)"
     )
-    if candidates is None:
-        ctes, claimed = claims.PLACES, claims.anonymous_insert("b.id", ", b")
-        taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
-    else:
-        ctes, claimed = claims.counsellor_ctes(candidates), claims.counsellor_insert("b.id", True, ", b")
-        taken = "0"
     statement = text(f"""WITH RECURSIVE {ctes},
 {_GATE},
 {insert},
@@ -117,16 +121,16 @@ def book(
     row = sql(_statement(tuple(values), len(candidates) if given else None), params).one()
     booking_id, counsellor, claimed, mail, closed, taken, same, active = row
     if booking_id is None:
-        return Booked(None, None, [], same, active)
+        if same is not None or active >= limit:
+            return Booked(None, None, [], same, active)
+        if closed:
+            raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
+        raise SlotFull()  # nobody (no place) was free
     emails = [mail] if mail is not None else []
     if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
         return Booked(booking_id, counsellor, emails, None, active)
-    # Refused (the caller's transaction undoes the booking row), or a race lost for a place
-    # another booking took in the same moment: then the claim decides, in this transaction.
-    if closed:
-        raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-    if (given and counsellor is None) or (not given and taken >= service.capacity):
-        raise SlotFull()
+    # A race lost for a place another booking took in the same moment: the claim decides, in
+    # this transaction (a refusal there makes the caller's transaction undo the booking row).
     if claimed:
         sql(claims.RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
     found = claims.claim(
