@@ -3,8 +3,10 @@ request checked, the booking row, its place (a counsellor's cells or an anonymou
 claims' own SQL), its audit entry and its email. A round trip to the database is most of what a
 booking costs; SQLite takes the statements one by one (`bookings.book`).
 
-The caller holds the address's advisory lock (taken in the statement before, so this statement's
-snapshot sees every booking of the address that committed before the lock was granted).
+The address's advisory lock comes first, and BEGIN, the lock and the statement travel to the
+server together (libpq's pipeline mode): one round trip. The server still runs them one after
+the other, so the statement's snapshot is taken once the lock is granted and sees every booking
+of the address that committed before.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Row, TextClause, bindparam, text
 
 from booking import claims, journal, rota
 from booking.closures import is_closed
-from booking.extensions import sql
+from booking.extensions import db, sql
 from booking.models import Booking, UTCDateTime
 from booking.office import Office, Service
 from booking.refusals import InvalidBooking, SlotFull, unbookable_message
@@ -84,6 +86,28 @@ FROM gate LEFT JOIN b ON true""")
     )
 
 
+_compiled: dict[TextClause, str] = {}
+
+
+def _run(statement: TextClause, params: dict[str, object], lock: int | None) -> Row[tuple[object, ...]]:
+    """BEGIN (psycopg's own), the lock and the statement in one round trip, on the session's
+    connection and inside its transaction. The statement goes to psycopg as SQLAlchemy compiled
+    it; its parameters need no conversion on PostgreSQL (UTCDateTime passes aware times on)."""
+    connection = db.session.connection()
+    query = _compiled.get(statement)
+    if query is None:
+        query = _compiled[statement] = str(statement.compile(dialect=connection.dialect))
+    driver = connection.connection.driver_connection
+    with driver.cursor() as locking, driver.cursor() as cursor:
+        with driver.pipeline():
+            if lock is not None:
+                locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            cursor.execute(query, params)
+        found = cursor.fetchone()
+    assert found is not None
+    return found  # type: ignore[return-value]
+
+
 def book(
     office: Office,
     service: Service,
@@ -94,12 +118,14 @@ def book(
     language: str | None,
     counsellor_id: int | None,
     limit: int,
+    lock: int | None,
 ) -> Booked:
     """Insert the booking (`values`: its columns but the counsellor) with its place, audit entry and
     email (`journal.booked_values`) inside the caller's transaction, unless the address has the same
     booking already or `limit` upcoming ones. When the place went to another booking in the same
     moment the booking row is written all the same and `claims.claim` decides the place; a refusal
-    (`SlotFull`, `InvalidBooking`) leaves the caller's transaction to undo it all."""
+    (`SlotFull`, `InvalidBooking`) leaves the caller's transaction to undo it all. `lock`: the key
+    of the address's advisory lock (None: no address)."""
     given = rota.gives(roster(), service)
     if not given and (language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None):
         raise SlotFull()
@@ -118,7 +144,7 @@ def book(
         params.update(
             {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
         )
-    row = sql(_statement(tuple(values), len(candidates) if given else None), params).one()
+    row = _run(_statement(tuple(values), len(candidates) if given else None), params, lock)
     booking_id, counsellor, claimed, mail, closed, taken, same, active = row
     if booking_id is None:
         if same is not None or active >= limit:

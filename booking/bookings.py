@@ -16,7 +16,7 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import Row, bindparam, insert, select, text, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -80,7 +80,6 @@ UPCOMING_OF = select(_BOOKINGS.c.id, _BOOKINGS.c.service_id, _BOOKINGS.c.start_a
     _BOOKINGS.c.end_at > bindparam("now"),
 )
 INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
-LOCK_EMAIL = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _validate(
@@ -197,8 +196,6 @@ def book(
         staff_closures=False,  # checked by the claim of the place, in the booking's transaction
     )
     with transaction():
-        if fields["email"]:
-            _serialise_email(fields["email"])
         values = {
             "reference": _new_reference(),
             "token": secrets.token_urlsafe(32),
@@ -227,6 +224,7 @@ def book(
                 language=fields["counselling_language"],
                 counsellor_id=wish,
                 limit=office.rules.max_active_per_email,  # no address: no bookings of it to count
+                lock=_email_lock(fields["email"]),
             )
             if booked.same is not None:  # a double click or a retried request: one place, one email
                 return db.session.get_one(Booking, booked.same)
@@ -236,7 +234,7 @@ def book(
             make_transient_to_detached(booking)  # it is in the database: the session need not insert it
             db.session.add(booking)
             queued = booked.emails
-        else:
+        else:  # SQLite: BEGIN IMMEDIATE has serialised every booking already
             if fields["email"]:
                 upcoming = _upcoming_of(fields["email"], now)
                 key = (service.id, slot.start)
@@ -278,16 +276,15 @@ def _take_place(
         set_committed_value(booking, "counsellor_id", counsellor)  # written: the ORM need not
 
 
-def _serialise_email(email: str) -> None:
-    """Bookings of one address run one after another (PostgreSQL: a transaction-scoped advisory
-    lock; SQLite's BEGIN IMMEDIATE already serialises everything)."""
-    if on_postgresql():
-        sql(LOCK_EMAIL, {"key": zlib.crc32(email.encode())})
+def _email_lock(email: str | None) -> int | None:
+    """The key of the advisory lock that makes bookings of one address run one after another
+    on PostgreSQL (None without an address: nothing of it to count)."""
+    return zlib.crc32(email.encode()) if email else None
 
 
 def _upcoming_of(email: str, now: datetime) -> Sequence[Row[tuple[int, str, datetime]]]:
-    """Id, service and start of the address's confirmed bookings that have not ended
-    (call `_serialise_email` first)."""
+    """Id, service and start of the address's confirmed bookings that have not ended (SQLite,
+    inside the booking's BEGIN IMMEDIATE transaction)."""
     return sql(UPCOMING_OF, {"email": email, "now": now}).all()
 
 
