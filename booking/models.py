@@ -114,7 +114,10 @@ class CounsellorClaim(db.Model):
 
     __tablename__ = "counsellor_claims"
 
-    counsellor_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key to staff on purpose: each insert would take a shared lock on its counsellor's
+    # row, and the many bookings of one counsellor at once would queue on a few staff rows
+    # (PostgreSQL's multixacts). The ids come from the roster; accounts are disabled, never deleted.
+    counsellor_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # cell start, minutes since the epoch
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
 

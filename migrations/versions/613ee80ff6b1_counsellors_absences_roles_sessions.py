@@ -44,7 +44,6 @@ def upgrade():
     sa.Column('minute', sa.Integer(), nullable=False),
     sa.Column('booking_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_counsellor_claims_booking_id_bookings'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['counsellor_id'], ['staff.id'], name=op.f('fk_counsellor_claims_counsellor_id_staff'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('counsellor_id', 'minute', name=op.f('pk_counsellor_claims'))
     )
     with op.batch_alter_table('counsellor_claims', schema=None) as batch_op:
