@@ -35,8 +35,31 @@ def is_known(code: object) -> bool:
 def name(code: str, reader: str) -> str:
     """`code` named in the `reader`'s language ("ar" for a German reader: "Arabisch"), with a
     capital as at the start of a line of a list (Russian and Polish write them in lower case)."""
-    text = _names(reader).get(code) or _names("en").get(code) or code
+    return _capital(_names(reader).get(code) or _names("en").get(code) or code)
+
+
+def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+@lru_cache(maxsize=256)
+def endonym(code: str) -> str | None:
+    """The language named in itself ("ar": "العربية"), for a reader who cannot read the page;
+    None when CLDR has no such name."""
+    try:
+        text = Locale.parse(code).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        return None
+    return _capital(text) if text else None
+
+
+def labels(codes: tuple[str, ...] | list[str], reader: str) -> list[tuple[str, str, str | None]]:
+    """(code, name in the reader's language, name in itself when that differs) per language."""
+    found = []
+    for code in codes:
+        own = endonym(code)
+        found.append((code, name(code, reader), own if own != name(code, reader) else None))
+    return found
 
 
 def parse_list(text: str) -> tuple[list[str], list[str]]:

@@ -6,9 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
 from flask import (
     Blueprint,
@@ -91,26 +89,6 @@ def _choice(service: Service, values: Mapping[str, str], *, keep_known: bool = F
     return Choice(code, interpreter if languages.is_known(interpreter) else None, offered)
 
 
-@lru_cache(maxsize=256)
-def _endonym(code: str) -> str | None:
-    """The language named in itself ("ar": "العربية"), for a reader who cannot read the page."""
-    try:
-        text = Locale.parse(code).languages.get(code)
-    except (UnknownLocaleError, ValueError):
-        return None
-    return text[:1].upper() + text[1:] if text else None
-
-
-def _options(codes: list[str] | tuple[str, ...], reader: str) -> list[tuple[str, str, str | None]]:
-    """(code, name in the reader's language, name in itself when that differs) per language."""
-    found = []
-    for code in codes:
-        name = languages.name(code, reader)
-        endonym = _endonym(code)
-        found.append((code, name, endonym if endonym != name else None))
-    return found
-
-
 def _choice_form(choice: Choice) -> dict[str, object]:
     """What the templates need to offer the choice again: the languages of the counselling in
     their order, and the interpreters' languages sorted by name as the reader reads them."""
@@ -122,8 +100,8 @@ def _choice_form(choice: Choice) -> dict[str, object]:
         ]
     return {
         "choice": choice,
-        "counselling_options": _options(choice.offered, reader),
-        "interpreter_options": _options(interpreters, reader),
+        "counselling_options": languages.labels(choice.offered, reader),
+        "interpreter_options": languages.labels(interpreters, reader),
     }
 
 
