@@ -111,24 +111,12 @@ class HoursForm(FlaskForm):
         return self[f"hours_{weekday}"]
 
 
-class OwnPasswordForm(FlaskForm):
-    """Everyone's own password: the current one, and the new one twice."""
-
-    current = PasswordField(
-        _l("Current password"),
-        validators=[InputRequired(message=_l("Please enter your current password.")), _long()],
-    )
-    new = PasswordField(
-        _l("New password"),
-        validators=[InputRequired(message=_l("Please enter a new password.")), _long()],
-    )
-    repeat = PasswordField(
-        _l("New password again"),
-        validators=[
-            InputRequired(message=_l("Please enter the new password again.")),
-            EqualTo("new", message=_l("The two new passwords are not the same.")),
-        ],
-    )
+# Created before the fields below, so that in the own-password form it comes first (WTForms
+# orders fields by creation, also in the error summary).
+_CURRENT = PasswordField(
+    _l("Current password"),
+    validators=[InputRequired(message=_l("Please enter your current password.")), _long()],
+)
 
 
 class ResetPasswordForm(FlaskForm):
@@ -145,3 +133,9 @@ class ResetPasswordForm(FlaskForm):
             EqualTo("new", message=_l("The two new passwords are not the same.")),
         ],
     )
+
+
+class OwnPasswordForm(ResetPasswordForm):
+    """Everyone's own password: the current one, and the new one twice."""
+
+    current = _CURRENT

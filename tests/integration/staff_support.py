@@ -11,6 +11,16 @@ from flask.testing import FlaskClient
 from booking import accounts, bookings
 from booking.models import Booking
 
+# An hour-long service on a half-hour grid (office file TOML, to add to the shipped office's):
+# its appointments overlap those of the next start.
+HOUR_LONG = """
+[[services]]
+id = "lang"
+name = { de = "Ausführliche Beratung", en = "Long counselling" }
+duration_minutes = 60
+step_minutes = 30
+capacity = 1
+"""
 EMAIL = "sachbearbeitung@kreis-heinsberg.example"
 PASSWORD = "correct horse battery staple"
 NAME = "Sabine Sachbearbeiterin"

@@ -21,7 +21,7 @@ from booking.models import Booking, CounsellorClaim, SlotClaim
 from booking.office import DEFAULT_OFFICE_FILE
 from booking.rota import CELL_MINUTES
 from tests.conftest import Clock, make_app
-from tests.integration.staff_support import create_counsellor
+from tests.integration.staff_support import HOUR_LONG, create_counsellor
 
 # FIXED_NOW is Good Friday 2027-03-26; Tuesday 30 March is the first open day (capacity 2).
 SLOT = "2027-03-30T08:30:00+02:00"
@@ -215,16 +215,6 @@ def test_thirty_requests_for_one_time_with_two_counsellors_give_exactly_two_book
         assert sorted(counsellors) == sorted(set(counsellors)) and len(counsellors) == 2
         assert db.session.scalar(select(func.count(CounsellorClaim.minute))) == 2 * 30 // CELL_MINUTES
         assert db.session.scalar(select(func.count(SlotClaim.id))) == 0
-
-
-HOUR_LONG = """
-[[services]]
-id = "lang"
-name = "Ausführliche Beratung"
-duration_minutes = 60
-step_minutes = 30
-capacity = 1
-"""
 
 
 def test_overlapping_hour_long_bookings_racing_for_two_counsellors_never_overlap(race_app_with):

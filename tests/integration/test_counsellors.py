@@ -19,20 +19,14 @@ from booking.models import Booking, CounsellorClaim, SlotClaim, Staff
 from booking.office import DEFAULT_OFFICE_FILE
 from booking.refusals import InvalidBooking, SlotFull
 from tests.conftest import FIXED_NOW, snapshot
-from tests.integration.staff_support import create_counsellor, create_staff
+from tests.integration.staff_support import HOUR_LONG, create_counsellor, create_staff
 
 TUESDAY = date(2027, 3, 30)
 # The shipped office plus an hour-long service on a half-hour grid, and one nobody counsels.
 OFFICE_FILE = (
     DEFAULT_OFFICE_FILE.read_text(encoding="utf-8")
+    + HOUR_LONG
     + """
-[[services]]
-id = "lang"
-name = { de = "Ausführliche Beratung", en = "Long counselling" }
-duration_minutes = 60
-step_minutes = 30
-capacity = 1
-
 [[services]]
 id = "sprechstunde"
 name = "Offene Sprechstunde"
