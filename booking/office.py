@@ -38,6 +38,12 @@ BOOKING_KEYS = {
     "reminder_hours_before",
     "max_active_per_email",
     "retention_days",
+    "verify_email_minutes",
+    "proof_of_work",
+    "no_show_limit",
+    "no_show_block_days",
+    "waitlist_hold_minutes",
+    "release_delay_minutes",
 }
 SERVICE_KEYS = {"id", "name", "duration_minutes", "capacity", "step_minutes"}
 
@@ -76,6 +82,17 @@ class BookingRules:
     reminder_hours_before: int = 24
     max_active_per_email: int = 3
     retention_days: int = 90
+    # Fair access (each off by default): how long an unconfirmed online booking holds its place
+    # (0: bookings are confirmed at once), an ALTCHA challenge on the public form and API, how
+    # many no-shows in a year block an address for how many days (0: never), how long a freed
+    # place is kept for the person on the waitlist it was offered to, and the longest random
+    # delay before a cancelled place is bookable again (0: at once).
+    verify_email_minutes: int = 0
+    proof_of_work: bool = False
+    no_show_limit: int = 0
+    no_show_block_days: int = 90
+    waitlist_hold_minutes: int = 30
+    release_delay_minutes: int = 0
 
 
 @dataclass(frozen=True, eq=False)  # identity: hashable, so schedules can be cached per office
@@ -157,6 +174,12 @@ class _Parser:
             raise self.fail(key, f"must be a whole number from {low} to {high}", occurrence)
         return value
 
+    def boolean(self, data: dict[str, Any], key: str, default: bool) -> bool:
+        value = data.get(key.rsplit(".", 1)[-1], default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
     def known(self, data: dict[str, Any], section: str, allowed: set[str], occurrence: int = 0) -> None:
         """Refuse a key the format does not know: a misspelt one would silently mean a default."""
         unknown = sorted(set(data) - allowed)
@@ -183,6 +206,12 @@ class _Parser:
             reminder_hours_before=self.integer(booking, "booking.reminder_hours_before", 24, 0, 24 * 14),
             max_active_per_email=self.integer(booking, "booking.max_active_per_email", 3, 1, 100),
             retention_days=self.integer(booking, "booking.retention_days", 90, 1, 3650),
+            verify_email_minutes=self.integer(booking, "booking.verify_email_minutes", 0, 0, 60 * 24),
+            proof_of_work=self.boolean(booking, "booking.proof_of_work", False),
+            no_show_limit=self.integer(booking, "booking.no_show_limit", 0, 0, 100),
+            no_show_block_days=self.integer(booking, "booking.no_show_block_days", 90, 1, 3650),
+            waitlist_hold_minutes=self.integer(booking, "booking.waitlist_hold_minutes", 30, 5, 60 * 24),
+            release_delay_minutes=self.integer(booking, "booking.release_delay_minutes", 0, 0, 60 * 24),
         )
         return Office(
             name=self.text(office, "office.name"),

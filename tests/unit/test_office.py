@@ -321,3 +321,55 @@ def test_another_office_serves_the_app(tmp_path: Path):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# --- fair access ---------------------------------------------------------------------------------
+
+FAIR_ACCESS = "retention_days = 90\n"
+
+
+def test_fair_access_is_off_when_the_file_says_nothing_of_it():
+    rules = parse_office(SHIPPED.replace("verify_email_minutes = 30\n", ""), source="x").rules
+    assert rules.verify_email_minutes == 0
+    assert (rules.proof_of_work, rules.no_show_limit, rules.release_delay_minutes) == (False, 0, 0)
+    assert (rules.no_show_block_days, rules.waitlist_hold_minutes) == (90, 30)
+
+
+def test_fair_access_settings_are_read():
+    text = changed(
+        FAIR_ACCESS,
+        FAIR_ACCESS + "proof_of_work = true\nno_show_limit = 2\nno_show_block_days = 60\n"
+        "waitlist_hold_minutes = 45\nrelease_delay_minutes = 20\n",
+    )
+    rules = parse_office(text, source="x").rules
+    assert rules.proof_of_work is True
+    assert (rules.no_show_limit, rules.no_show_block_days) == (2, 60)
+    assert (rules.waitlist_hold_minutes, rules.release_delay_minutes) == (45, 20)
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("verify_email_minutes = 1441", "booking.verify_email_minutes"),
+        ("verify_email_minutes = -1", "booking.verify_email_minutes"),
+        ('proof_of_work = "yes"', "booking.proof_of_work"),
+        ("proof_of_work = 1", "booking.proof_of_work"),
+        ("no_show_limit = 101", "booking.no_show_limit"),
+        ("no_show_block_days = 0", "booking.no_show_block_days"),
+        ("waitlist_hold_minutes = 4", "booking.waitlist_hold_minutes"),
+        ("release_delay_minutes = 1441", "booking.release_delay_minutes"),
+    ],
+)
+def test_a_fair_access_setting_out_of_range_names_key_and_line(setting: str, key: str):
+    text = SHIPPED.replace("verify_email_minutes = 30\n", "").replace(FAIR_ACCESS, FAIR_ACCESS + setting + "\n")
+    assert_problem_at(text, key, setting)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("verify_email_minutes = 1440", 1440), ("waitlist_hold_minutes = 5", 5), ("no_show_limit = 100", 100)],
+)
+def test_a_fair_access_setting_at_its_bound_is_accepted(setting: str, value: int):
+    text = SHIPPED.replace("verify_email_minutes = 30\n", "").replace(FAIR_ACCESS, FAIR_ACCESS + setting + "\n")
+    key = setting.split(" =")[0]
+    assert getattr(parse_office(text, source="x").rules, key) == value
