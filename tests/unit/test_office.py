@@ -328,6 +328,12 @@ def test_another_office_serves_the_app(tmp_path: Path):
 FAIR_ACCESS = "retention_days = 90\n"
 
 
+def with_setting(setting: str) -> str:
+    """The shipped file with only `setting` of the fair-access ones."""
+    without = SHIPPED.replace("verify_email_minutes = 30\n", "")
+    return without.replace(FAIR_ACCESS, FAIR_ACCESS + setting + "\n")
+
+
 def test_fair_access_is_off_when_the_file_says_nothing_of_it():
     rules = parse_office(SHIPPED.replace("verify_email_minutes = 30\n", ""), source="x").rules
     assert rules.verify_email_minutes == 0
@@ -361,7 +367,7 @@ def test_fair_access_settings_are_read():
     ],
 )
 def test_a_fair_access_setting_out_of_range_names_key_and_line(setting: str, key: str):
-    text = SHIPPED.replace("verify_email_minutes = 30\n", "").replace(FAIR_ACCESS, FAIR_ACCESS + setting + "\n")
+    text = with_setting(setting)
     assert_problem_at(text, key, setting)
 
 
@@ -370,6 +376,6 @@ def test_a_fair_access_setting_out_of_range_names_key_and_line(setting: str, key
     [("verify_email_minutes = 1440", 1440), ("waitlist_hold_minutes = 5", 5), ("no_show_limit = 100", 100)],
 )
 def test_a_fair_access_setting_at_its_bound_is_accepted(setting: str, value: int):
-    text = SHIPPED.replace("verify_email_minutes = 30\n", "").replace(FAIR_ACCESS, FAIR_ACCESS + setting + "\n")
+    text = with_setting(setting)
     key = setting.split(" =")[0]
     assert getattr(parse_office(text, source="x").rules, key) == value
