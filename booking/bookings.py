@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from booking import booking_statement, claims, journal
+from booking.addresses import normal_email
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
@@ -126,16 +126,11 @@ def _validate(
     elif CONTROL.search(name):
         error("name", _("The name contains characters that are not allowed."))
 
-    email: str | None = None
     raw_email = request.email.strip() if isinstance(request.email, str) else ""
-    if raw_email:
-        try:
-            # ASCII only: an address needing SMTPUTF8 could be booked but never reached by most servers.
-            valid = validate_email(raw_email, check_deliverability=False, allow_smtputf8=False)
-            email = valid.ascii_email.lower() if valid.ascii_email else None
-        except EmailNotValidError:
-            error("email", _("Please enter a valid email address, for example name@example.org."))
-    elif email_required:
+    email = normal_email(raw_email)
+    if raw_email and email is None:
+        error("email", _("Please enter a valid email address, for example name@example.org."))
+    elif not raw_email and email_required:
         error("email", _("Please enter your email address."))
 
     phone = request.phone.strip() if isinstance(request.phone, str) else ""

@@ -117,8 +117,7 @@ def slots() -> Response:
 
 
 @bp.post("/bookings")
-@limits.booking_per_address
-@limits.booking_per_email
+@limits.bookings
 def create_booking() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -165,6 +164,7 @@ def create_booking() -> Response | tuple[Response, int]:
             else:
                 message = _("Every place at this time is taken.")
             return api_error(409, "slot_full", message)
+    limits.made(booking.status)
     response = jsonify(booking_json(booking))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_booking", token=booking.token)
