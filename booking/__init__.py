@@ -63,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from booking.web import (  # noqa: F401
         api,
         public,
+        public_verify,
         staff,
         staff_absences,
         staff_accounts,

@@ -256,6 +256,9 @@ def _details(service_id: str, limited: str | None = None) -> Response | tuple[st
             else:
                 booking = bookings.book(office, booking_request, clock.now(), languages=languages)
                 limits.made(booking.status)
+                if booking.status == "pending":  # the page says what happens next, with no key to it
+                    session["pending"] = booking.reference
+                    return redirect(url_for("public.check_email"))
                 return redirect(url_for("public.manage", token=booking.token, new=1))
         except InvalidBooking as invalid:
             for field, messages in invalid.errors.items():

@@ -133,6 +133,7 @@ def date_arg(name: str, default: date) -> date:
 def _audit_action(action: str) -> str:
     return {
         "booked": _("Booked"),
+        "confirmed": _("Confirmed by the resident (email link)"),
         "cancelled": _("Cancelled"),
         "moved": _("Moved"),
         "reassigned": _("Given to another counsellor"),
@@ -144,6 +145,7 @@ def _audit_action(action: str) -> str:
 
 def _email_kind(kind: str) -> str:
     return {
+        "verify": _("Request to confirm"),
         "confirm": _("Confirmation"),
         "cancel": _("Cancellation"),
         "move": _("New time"),
