@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import booking_statement, claims, journal
+from booking import booking_statement, claims, journal, no_shows
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
@@ -184,8 +184,9 @@ def book(
     languages: tuple[str, ...] = ("de", "en"),
     staff: Staff | None = None,
 ) -> Booking:
-    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged.
-    Staff booking for a caller pass `staff`, `enforce_notice=False`, `email_required=False`."""
+    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged (also
+    for an address the no-show rule blocks online). Staff booking for a caller pass `staff`,
+    `enforce_notice=False`, `email_required=False`."""
     service, slot, fields = _validate(
         office,
         request,
@@ -196,6 +197,8 @@ def book(
         staff_closures=False,  # checked by the claim of the place, in the booking's transaction
     )
     with transaction():
+        if staff is None:  # staff may still book a blocked address for a caller
+            no_shows.refuse_if_blocked(office, fields["email"], now)
         values = {
             "reference": _new_reference(),
             "token": secrets.token_urlsafe(32),
