@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         staff_base,
         staff_closures,
         staff_exports,
+        staff_no_shows,
         templating,
     )
 

@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import booking_statement, claims, journal, verification
+from booking import booking_statement, claims, journal, no_shows, verification
 from booking.addresses import normal_email
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
@@ -180,11 +180,11 @@ def book(
     staff: Staff | None = None,
     verify: bool | None = None,
 ) -> Booking:
-    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged.
-    Staff booking for a caller pass `staff`, `enforce_notice=False`, `email_required=False`.
-    An online booking is pending (it holds its place until its email link confirms it) when the
-    office file asks for verification, or `verify` is True (a form sent without the proof of
-    work); staff bookings are confirmed at once."""
+    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged (also
+    for an address the no-show rule blocks online). Staff booking for a caller pass `staff`,
+    `enforce_notice=False`, `email_required=False`. An online booking is pending (it holds its
+    place until its email link confirms it) when the office file asks for verification, or
+    `verify` is True (a form sent without the proof of work); staff bookings are confirmed at once."""
     service, slot, fields = _validate(
         office,
         request,
@@ -197,6 +197,8 @@ def book(
     hold = verification.hold_minutes(office, verify) if staff is None and fields["email"] else 0
     hold_until = now + timedelta(minutes=hold) if hold else None
     with transaction():
+        if staff is None:  # staff may still book a blocked address for a caller
+            no_shows.refuse_if_blocked(office, fields["email"], now)
         values = {
             "reference": _new_reference(),
             "token": secrets.token_urlsafe(32),

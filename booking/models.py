@@ -354,6 +354,19 @@ class AuditEvent(db.Model):
     staff: Mapped[Staff | None] = relationship()
 
 
+class NoShowLift(db.Model):
+    """Staff lifted an address's no-show block: its no-shows up to `lifted_at` no longer count
+    (see `booking.no_shows`). An address is personal data: retention removes the row once it can
+    no longer matter."""
+
+    __tablename__ = "no_show_lifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    lifted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+
+
 class FeedToken(db.Model):
     """The secret in the staff calendar feed URL; rotating replaces the row."""
 
