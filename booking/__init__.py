@@ -64,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         api,
         public,
         public_verify,
+        public_waitlist,
         staff,
         staff_absences,
         staff_accounts,

@@ -179,12 +179,14 @@ def book(
     languages: tuple[str, ...] = ("de", "en"),
     staff: Staff | None = None,
     verify: bool | None = None,
+    offer_to: int | None = None,
 ) -> Booking:
     """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged (also
     for an address the no-show rule blocks online). Staff booking for a caller pass `staff`,
     `enforce_notice=False`, `email_required=False`. An online booking is pending (it holds its
     place until its email link confirms it) when the office file asks for verification, or
-    `verify` is True (a form sent without the proof of work); staff bookings are confirmed at once."""
+    `verify` is True (a form sent without the proof of work); staff bookings are confirmed at once.
+    `offer_to`: a waitlist entry; the booking is its offer, held `waitlist_hold_minutes` for it."""
     service, slot, fields = _validate(
         office,
         request,
@@ -195,6 +197,8 @@ def book(
         staff_closures=False,  # checked by the claim of the place, in the booking's transaction
     )
     hold = verification.hold_minutes(office, verify) if staff is None and fields["email"] else 0
+    if offer_to is not None:
+        hold = office.rules.waitlist_hold_minutes
     hold_until = now + timedelta(minutes=hold) if hold else None
     with transaction():
         if staff is None:  # staff may still book a blocked address for a caller
@@ -208,6 +212,7 @@ def book(
             "status": "pending" if hold_until else "confirmed",
             "hold_until": hold_until,
             "confirm_token": secrets.token_urlsafe(32) if hold_until else None,
+            "waitlist_entry_id": offer_to,
             "sequence": 0,
             "created_at": now,
             "created_by_staff_id": staff.id if staff is not None else None,
@@ -219,7 +224,7 @@ def book(
         }
         wish = request.counsellor_id if staff is not None else None
         details = journal.moment(slot.start)
-        email_kind = "verify" if hold_until else "confirm"
+        email_kind = "offer" if offer_to is not None else "verify" if hold_until else "confirm"
         if on_postgresql():  # one statement: the checks, the booking, its place, audit entry and email
             booked = booking_statement.book(
                 office,
@@ -233,7 +238,7 @@ def book(
                 lock=_email_lock(fields["email"]),
             )
             if booked.same is not None:  # a double click or a retried request: one place, one email
-                return db.session.get_one(Booking, booked.same)
+                return _repeated(booked.same)
             if booked.booking_id is None:
                 raise _limit_reached(office)
             booking = Booking(id=booked.booking_id, counsellor_id=booked.counsellor, **values)
@@ -246,7 +251,7 @@ def book(
                 key = (service.id, slot.start)
                 same = next((b.id for b in upcoming if (b.service_id, b.start_at) == key), None)
                 if same is not None:  # a double click or a retried request: one place, one email
-                    return db.session.get_one(Booking, same)
+                    return _repeated(same)
                 if len(upcoming) >= office.rules.max_active_per_email:
                     raise _limit_reached(office)
             booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), counsellor_id=None, **values)
@@ -255,6 +260,13 @@ def book(
             _take_place(office, service, slot, booking, now, wish)
             queued = journal.record_change(booking, staff, now, "booked", details, email_kind)
     journal.after_commit(queued)
+    return booking
+
+
+def _repeated(booking_id: int) -> Booking:
+    """The booking the same request made before (`repeated`: nothing new was booked)."""
+    booking = db.session.get_one(Booking, booking_id)
+    booking.repeated = True
     return booking
 
 
@@ -331,8 +343,10 @@ def cancel(
     allow_past: bool = False,
     reason: str | None = None,
     staff: Staff | None = None,
+    release_after: timedelta = timedelta(0),
 ) -> bool:
-    """Cancel and free the place at once; False when it was already cancelled (harmless)."""
+    """Cancel and free the place (at once, or after `release_after`: see `release_delay`);
+    False when it was already cancelled (harmless)."""
     if not allow_past and booking.start_at <= now and booking.active:
         raise TooLate()
     reason = (reason or "").strip() or None
@@ -344,11 +358,21 @@ def cancel(
         ).rowcount
         if not changed:
             return False
-        claims.release_all(booking.id)
+        if release_after:  # the place stays taken until then: a hold of the cancelled booking
+            claims.hold_until(booking.id, now + release_after)
+        else:
+            claims.release_all(booking.id)
         db.session.refresh(booking)
         queued = journal.record_change(booking, staff, now, "cancelled", reason or "", "cancel")
     journal.after_commit(queued)
     return True
+
+
+def release_delay(office: Office) -> timedelta:
+    """How long a place cancelled online stays taken: a random time up to the office's
+    `release_delay_minutes`, so that "cancel and rebook it for a buyer" cannot be timed."""
+    longest = office.rules.release_delay_minutes * 60
+    return timedelta(seconds=secrets.randbelow(longest + 1)) if longest else timedelta(0)
 
 
 def move(

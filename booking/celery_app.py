@@ -51,6 +51,11 @@ def celery_config(app: Flask) -> dict[str, Any]:
                 "schedule": timedelta(seconds=scan),
                 "options": {"expires": max(scan * 2, 5)},
             },
+            "scan-waitlist": {
+                "task": "termine.scan_waitlist",
+                "schedule": timedelta(seconds=scan),
+                "options": {"expires": max(scan * 2, 5)},
+            },
             "anonymise-expired": {
                 "task": "termine.anonymise_expired",
                 "schedule": crontab(hour=3, minute=15),

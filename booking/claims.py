@@ -263,6 +263,12 @@ def _claim_anonymous(service: Service, slot: Slot, booking_id: int, hold_until: 
         # else another booking took the same place number a moment ago: try the next one
 
 
+def hold_until(booking_id: int, until: datetime) -> None:
+    """Keep the booking's place taken only until `until` (then it is free, as an expired hold)."""
+    sql(update(SlotClaim).where(SlotClaim.booking_id == booking_id).values(hold_until=until))
+    sql(update(CounsellorClaim).where(CounsellorClaim.booking_id == booking_id).values(hold_until=until))
+
+
 def release_all(booking_id: int) -> None:
     """Free whatever place the booking holds, of either kind, inside the caller's transaction."""
     sql(delete(SlotClaim).where(SlotClaim.booking_id == booking_id))

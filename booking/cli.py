@@ -287,3 +287,11 @@ def _email_commands(app: Flask) -> None:
         click.echo(
             f"Reminders due and not sent yet: {len(pending)} ({added} new); handed to the workers: {queued}."
         )
+
+    @app.cli.command("scan-waitlist")
+    def scan_waitlist() -> None:
+        """Offer the places that came back to the people waiting; safe alongside beat."""
+        from booking import waitlist
+
+        made = waitlist.scan(current_office(), clock.now(), app.config["LANGUAGES"])
+        click.echo(f"Waitlist offers made: {made}.")

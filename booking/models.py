@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -92,6 +93,9 @@ class Booking(db.Model):
     # place until `hold_until`; only `confirm_token`, sent in that email, confirms it.
     hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirm_token: Mapped[str | None] = mapped_column(String(64))
+    # A waitlist offer: the pending booking this entry was offered (unique with the start, so an
+    # entry is offered a time once, however many schedulers run). No foreign key, as above.
+    waitlist_entry_id: Mapped[int | None] = mapped_column(Integer)
 
     claim: Mapped[SlotClaim | None] = relationship(back_populates="booking", uselist=False)
 
@@ -100,7 +104,12 @@ class Booking(db.Model):
         Index("ix_bookings_email_status", "email", "status"),
         Index("ix_bookings_counsellor_start", "counsellor_id", "start_at"),
         Index("ix_bookings_confirm_token", "confirm_token", unique=True),
+        Index("ix_bookings_waitlist_offer", "waitlist_entry_id", "start_at", unique=True),
     )
+
+    # Not stored: set on the booking `bookings.book` gives back for a request made before
+    # (a double click, a retry), so that nothing counts it as made twice.
+    repeated = False
 
     @property
     def active(self) -> bool:
@@ -161,8 +170,8 @@ class CounsellorClaim(db.Model):
 
 
 # The emails a booking gets at most once, whatever its sequence: the request to confirm it (a
-# pending booking) and the confirmation.
-ONCE_PER_BOOKING = ("verify", "confirm")
+# pending booking), the waitlist's offer of it, and the confirmation.
+ONCE_PER_BOOKING = ("verify", "offer", "confirm")
 
 
 class Outbox(db.Model):
@@ -365,6 +374,33 @@ class NoShowLift(db.Model):
     email: Mapped[str] = mapped_column(String(254), index=True)
     lifted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+
+
+class WaitlistEntry(db.Model):
+    """Someone waiting for a place of a service between two days (`booking.waitlist`): offered
+    the freed places in order of joining, one at a time. `token` is the link to leave the list.
+    Personal data: removed once its last day has passed (retention)."""
+
+    __tablename__ = "waitlist_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    service_id: Mapped[str] = mapped_column(String(40))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="de")
+    counselling_language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_waitlist_entries_service_created", "service_id", "created_at"),)
+
+    @property
+    def waiting(self) -> bool:
+        return self.left_at is None and self.booked_at is None
 
 
 class FeedToken(db.Model):

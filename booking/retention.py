@@ -2,7 +2,7 @@
 appointment its name, contact and note are removed. The row itself (service, times, status,
 attendance) stays, so the counts for statistics do not change. A lifted no-show block (an
 address) goes when it can no longer matter: too old to touch a block, or none of the no-shows
-it covers has its address any more."""
+it covers has its address any more. A waitlist entry goes once its last day has passed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 
+from booking import waitlist
 from booking.extensions import db, transaction
 from booking.models import AuditEvent, Booking, NoShowLift
 from booking.no_show_rule import relevant_since
@@ -43,6 +44,7 @@ def anonymise_expired(office: Office, now: datetime) -> int:
             )
         ).rowcount
         db.session.execute(delete(NoShowLift).where(_lift_no_longer_matters(office, now)))
+    waitlist.remove_past(office, now)
     return changed
 
 

@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from booking import journal, rota
+from booking import claims, journal, rota
 from booking.extensions import db, sql, transaction
-from booking.models import Booking, CounsellorClaim, SlotClaim
+from booking.models import Booking, CounsellorClaim, SlotClaim, WaitlistEntry
 from booking.office import Office
 
 # A form sent without the proof of work is verified even when the office file asks for no
@@ -81,5 +81,26 @@ def _confirm(booking: Booking, now: datetime) -> list[int]:
         ).rowcount
         if not changed:
             raise HoldExpired()
+        if booking.waitlist_entry_id is not None:  # an offer taken: its entry is done
+            sql(
+                update(WaitlistEntry)
+                .where(WaitlistEntry.id == booking.waitlist_entry_id)
+                .values(booked_at=now)
+            )
         db.session.refresh(booking)
         return journal.record_change(booking, None, now, "confirmed", "", "confirm")
+
+
+def withdraw(booking: Booking, now: datetime) -> bool:
+    """Give back the place of a pending booking at once (its waitlist entry left the list); no
+    email, as nothing was booked. False when it was no longer pending."""
+    with transaction():
+        changed = sql(
+            update(Booking)
+            .where(Booking.id == booking.id, Booking.status == "pending")
+            .values(status="cancelled", cancelled_at=now, hold_until=None)
+        ).rowcount
+        if changed:
+            claims.release_all(booking.id)
+            journal.audit(booking.id, None, now, "withdrawn")
+    return bool(changed)

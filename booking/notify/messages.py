@@ -27,12 +27,14 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from booking import staff_sessions
-from booking.models import Booking, PasswordReset
+from booking.extensions import db
+from booking.models import Booking, PasswordReset, WaitlistEntry
 from booking.notify import ics
 from booking.office import Office
 from booking.web.templating import day_label, time_label
 
-KINDS = ("verify", "confirm", "cancel", "move", "reminder")
+KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder")
+HELD = ("verify", "offer")  # about a held place not booked yet: a link that books it, no calendar entry
 RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -164,6 +166,8 @@ def _subject(kind: str, when: dict[str, str]) -> str:
         return _("Reminder: your appointment on %(date)s at %(time)s", **when)
     if kind == "verify":
         return _("Please confirm: your appointment on %(date)s at %(time)s", **when)
+    if kind == "offer":
+        return _("A place became free: %(date)s at %(time)s", **when)
     return _("Confirmed: your appointment on %(date)s at %(time)s", **when)
 
 
@@ -227,8 +231,12 @@ def build_message(
     if not booking.email:
         raise ValueError("the booking has no email address")
     links = {"manage_url": manage_url(booking), "calendar_url": calendar_url(booking)}
-    if kind == "verify":  # the only key that confirms it; the booking's own link comes after
+    if kind in HELD:  # the only key that confirms it; the booking's own link comes after
         links = {"confirm_url": external_url("public.confirm_page", token=booking.confirm_token)}
+    if kind == "offer" and booking.waitlist_entry_id is not None:
+        entry = db.session.get(WaitlistEntry, booking.waitlist_entry_id)
+        if entry is not None:
+            links["leave_url"] = external_url("public.waitlist_entry", token=entry.token)
     method = "CANCEL" if kind == "cancel" else ics.method_for(booking)
     with force_locale(booking.language):
         when = {"date": day_label(booking.start_at), "time": time_label(booking.start_at)}
@@ -249,7 +257,7 @@ def build_message(
             "_": gettext,
             **links,
         }
-        if kind == "verify":
+        if kind in HELD:
             context["hold_until"] = time_label(booking.hold_until or booking.start_at)
         text = _render(f"email/{kind}.txt", context)
         html = _render(f"email/{kind}.html", context)
@@ -263,7 +271,7 @@ def build_message(
         [_leaf('text/plain; charset="utf-8"', _text(text)), _leaf('text/html; charset="utf-8"', _text(html))],
     )
     parts = [alternative]
-    if kind != "verify":  # no calendar entry for a time that is not booked yet
+    if kind not in HELD:  # no calendar entry for a time that is not booked yet
         calendar = ics.booking_calendar(
             booking, office, manage_url=links["manage_url"], method=method, stamp=now
         )

@@ -287,7 +287,7 @@ def skip_reason(row: Outbox, booking: Subject, now: datetime) -> str | None:
         return "skipped: no address"
     if booking.end_at <= now:
         return "skipped: the appointment is over"
-    if row.kind == "verify":  # the request to confirm: only while the hold runs on
+    if row.kind in ("verify", "offer"):  # the request to confirm: only while the hold runs on
         return None if booking.holding(now) else "skipped: no longer waiting for confirmation"
     if row.kind != "cancel" and booking.status != "confirmed":
         return "skipped: the appointment is cancelled"

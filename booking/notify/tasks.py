@@ -53,6 +53,14 @@ def scan_reminders() -> int:
     return added
 
 
+@shared_task(name="termine.scan_waitlist")
+def scan_waitlist() -> int:
+    """Offer the places that came back to the people waiting (their emails go out as any)."""
+    from booking import waitlist
+
+    return waitlist.scan(current_app.extensions["office"], clock.now(), current_app.config["LANGUAGES"])
+
+
 @shared_task(name="termine.anonymise_expired")
 def anonymise_expired() -> int:
     try:

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from booking import bookings, clock, current_office, languages, microcache, places, roster
+from booking import bookings, clock, current_office, languages, microcache, places, roster, waitlist
 from booking.errors import api_error
 from booking.models import Booking
 from booking.refusals import InvalidBooking, SlotFull, TooLate
@@ -178,7 +178,7 @@ def create_booking() -> Response | tuple[Response, int]:
             else:
                 message = _("Every place at this time is taken.")
             return api_error(409, "slot_full", message)
-    limits.made(booking.status)
+    limits.made(booking)
     response = jsonify(booking_json(booking))
     response.status_code = 201
     if booking.status != "pending":
@@ -200,7 +200,55 @@ def cancel_booking(token: str) -> Response:
     if booking is None:
         return api_error(404)
     try:
-        bookings.cancel(booking, clock.now())
+        bookings.cancel(booking, clock.now(), release_after=bookings.release_delay(current_office()))
     except TooLate:
         return api_error(409, "already_begun", _("The appointment has already begun."))
     return jsonify(status="cancelled")
+
+
+@bp.post("/waitlist")
+@limits.bookings
+def join_waitlist() -> Response | tuple[Response, int]:
+    """Join the waitlist of a service between two days (`from`, `to`); `201 {"status":
+    "waiting", "token"}`, the token being the key to leave it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", _("The body must be a JSON object."))
+    names = ("service", "from", "to", "name", "email", "language", "counselling_language")
+    errors = {
+        name: [_("Must be a string.")]
+        for name in names
+        if body.get(name) is not None and not isinstance(body.get(name), str)
+    }
+    if errors:
+        return jsonify(errors=errors), 422
+    languages = current_app.config["LANGUAGES"]
+    language = body.get("language") if body.get("language") in languages else str(get_locale())
+    with force_locale(language):
+        try:
+            entry = waitlist.join(
+                current_office(),
+                waitlist.WaitlistRequest(
+                    body.get("service") or "",
+                    body.get("from") or "",
+                    body.get("to") or "",
+                    body.get("name") or "",
+                    body.get("email") or "",
+                    language=language,
+                    counselling_language=body.get("counselling_language"),
+                ),
+                clock.now(),
+                languages,
+            )
+        except InvalidBooking as invalid:
+            return jsonify(errors=invalid.errors), 422
+    return jsonify(status="waiting", token=entry.token), 201
+
+
+@bp.delete("/waitlist/<token>")
+def leave_waitlist(token: str) -> Response:
+    entry = waitlist.by_token(token)
+    if entry is None:
+        return api_error(404)
+    waitlist.leave(entry, clock.now())
+    return jsonify(status="left")

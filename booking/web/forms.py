@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, StringField, TelField, TextAreaField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, StringField, TelField, TextAreaField
 from wtforms.validators import InputRequired
 
 from booking.bookings import BookingRequest
@@ -59,3 +59,16 @@ def _chosen(form: FlaskForm, name: str) -> str | None:
 
 class ConfirmForm(FlaskForm):
     """A button that changes something (cancel); it carries only the CSRF token."""
+
+
+class WaitlistForm(FlaskForm):
+    """Joining the waitlist of a service: who, and between which days."""
+
+    name = StringField(_l("Name"))
+    email = EmailField(_l("Email address"))
+    first_day = DateField(_l("From"))
+    last_day = DateField(_l("Until"))
+    consent = BooleanField(
+        _l("I agree that my details are stored to offer me a free time."),
+        validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
+    )

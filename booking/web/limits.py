@@ -14,14 +14,17 @@ from flask_limiter.util import get_remote_address
 
 from booking.addresses import normal_email
 from booking.extensions import limiter
+from booking.models import Booking
 
 CONFIRMED, PENDING = "confirmed", "pending"
 
 
-def made(status: str) -> None:
+def made(booking: Booking) -> None:
     """The view made a booking (`CONFIRMED`, or `PENDING` until its email link confirms it):
-    the limits that count bookings made deduct it when the answer goes out."""
-    g.booking_made = status
+    the limits that count bookings made deduct it when the answer goes out. The same request
+    again (a double click) made nothing."""
+    if not booking.repeated:
+        g.booking_made = booking.status
 
 
 def _made_any(_response: Response) -> bool:

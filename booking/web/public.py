@@ -255,7 +255,7 @@ def _details(service_id: str, limited: str | None = None) -> Response | tuple[st
                 bookings.check_request(office, booking_request, clock.now(), languages=languages)
             else:
                 booking = bookings.book(office, booking_request, clock.now(), languages=languages)
-                limits.made(booking.status)
+                limits.made(booking)
                 if booking.status == "pending":  # the page says what happens next, with no key to it
                     session["pending"] = booking.reference
                     return redirect(url_for("public.check_email"))
@@ -313,7 +313,8 @@ def calendar(token: str) -> Response:
 def cancel(token: str) -> Response:
     booking = _booking_or_404(token)
     try:
-        if bookings.cancel(booking, clock.now()):
+        release_after = bookings.release_delay(current_office())
+        if bookings.cancel(booking, clock.now(), release_after=release_after):
             flash(_("Your appointment is cancelled. The time is free again for others."), "success")
     except TooLate:
         flash(_("This appointment has already begun and can no longer be cancelled online."), "error")

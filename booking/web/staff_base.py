@@ -137,6 +137,7 @@ def _audit_action(action: str) -> str:
     return {
         "booked": _("Booked"),
         "confirmed": _("Confirmed by the resident (email link)"),
+        "withdrawn": _("Offer given back (left the waitlist)"),
         "cancelled": _("Cancelled"),
         "moved": _("Moved"),
         "reassigned": _("Given to another counsellor"),
@@ -150,6 +151,7 @@ def _audit_action(action: str) -> str:
 def _email_kind(kind: str) -> str:
     return {
         "verify": _("Request to confirm"),
+        "offer": _("Waitlist offer"),
         "confirm": _("Confirmation"),
         "cancel": _("Cancellation"),
         "move": _("New time"),

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar
 
 from booking.models import Booking
-from booking.notify.messages import KINDS, Email, build_message
+from booking.notify.messages import HELD, KINDS, Email, build_message
 from booking.web.templating import day_label, time_label
 from tests.conftest import Clock, make_app
 
@@ -76,6 +76,7 @@ def expected_subject(kind: str, language: str) -> str:
             "move": _("Moved: your appointment is now on %(date)s at %(time)s", **when),
             "reminder": _("Reminder: your appointment on %(date)s at %(time)s", **when),
             "verify": _("Please confirm: your appointment on %(date)s at %(time)s", **when),
+            "offer": _("A place became free: %(date)s at %(time)s", **when),
         }[kind]
 
 
@@ -84,8 +85,8 @@ def expected_subject(kind: str, language: str) -> str:
 def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
     app: Flask, kind: str, language: str
 ) -> None:
-    status = {"cancel": "cancelled", "verify": "pending"}.get(kind, "confirmed")
-    pending = {"hold_until": NOW.replace(minute=30), "confirm_token": "c" * 43} if kind == "verify" else {}
+    status = "cancelled" if kind == "cancel" else "pending" if kind in HELD else "confirmed"
+    pending = {"hold_until": NOW.replace(minute=30), "confirm_token": "c" * 43} if kind in HELD else {}
     built = build(app, kind, language=language, status=status, **pending)
     assert built.recipients == ["anna@example.org"]
     assert built.envelope_from == OFFICE_ADDRESS
@@ -104,7 +105,7 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
         ("multipart/alternative", True),
         ("text/plain", False),
         ("text/html", False),
-    ] + ([] if kind == "verify" else [("text/calendar", False)])  # no entry for a time not booked yet
+    ] + ([] if kind in HELD else [("text/calendar", False)])  # no entry for a time not booked yet
     assert all(part.defects == [] for part in message.walk())
     assert str(message["Subject"]) == expected_subject(kind, language)
     assert message["To"].addresses[0].display_name == "Anna Müller"
@@ -121,7 +122,7 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
     assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
     assert "ABCD-EFGH" in plain.get_content() and "ABCD-EFGH" in html.get_content()
     assert f'<html lang="{language}"' in html.get_content()
-    if kind == "verify":
+    if kind in HELD:
         assert "/confirm/" + "c" * 43 in plain.get_content() and "/confirm/" + "c" * 43 in html.get_content()
         assert "t" * 32 not in plain.get_content() + html.get_content()  # not the booking's own link yet
         return

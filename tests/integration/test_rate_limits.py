@@ -141,3 +141,11 @@ def test_a_limited_form_is_shown_again_with_what_was_typed_and_how_long_to_wait(
         assert value in response.text
     assert int(response.headers["Retry-After"]) > 0
     assert count(limited) == 2
+
+
+def test_the_same_booking_sent_again_counts_once(limited):
+    client = limited.test_client()
+    answers = [post(client, STARTS[0], "twice@example.org").status_code for _ in range(3)]  # a double click
+    assert answers == [201, 201, 201]
+    assert post(client, STARTS[1], "twice@example.org").status_code == 201  # the second made, of two
+    assert post(client, STARTS[2], "twice@example.org").status_code == 429

@@ -1,0 +1,291 @@
+"""The waitlist: a place that comes back goes to the person who joined first, held for them
+`waitlist_hold_minutes`, offered once (whatever the race), then to the next; leaving is one link."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from booking import bookings, places, waitlist
+from booking.extensions import db
+from booking.models import Booking, Outbox, WaitlistEntry
+from tests.conftest import FIXED_NOW, SUITE_OFFICE_TEXT, Clock, make_app, snapshot
+
+TUESDAY = date(2027, 3, 30)
+HOLD = timedelta(minutes=30)
+PEOPLE = itertools.count()
+
+
+@pytest.fixture
+def app(app_with: Callable[..., Flask]) -> Flask:
+    return app_with()
+
+
+def fill(app: Flask, day: date = TUESDAY) -> dict[str, list[Booking]]:
+    """Every place of the day booked; the bookings by start time ("09:00")."""
+    found: dict[str, list[Booking]] = {}
+    with app.test_request_context():
+        office = app.extensions["office"]
+        service = office.service("beratung")
+        for slot, free in places.availability(office, service, day, day, FIXED_NOW):
+            for _place in range(free):
+                request = bookings.BookingRequest(
+                    "beratung", slot.start, "Taken", f"t{next(PEOPLE)}@example.org"
+                )
+                booking = bookings.book(office, request, FIXED_NOW)
+                db.session.expunge(booking)
+                found.setdefault(slot.start.strftime("%H:%M"), []).append(booking)
+    return found
+
+
+def join(client, email: str, first: str = "2027-03-30", last: str = "2027-03-30", **extra):  # type: ignore[no-untyped-def]
+    body = {"service": "beratung", "from": first, "to": last, "name": "Wartende", "email": email, **extra}
+    return client.post("/api/v1/waitlist", json=body)
+
+
+def scan(app: Flask, now) -> int:  # type: ignore[no-untyped-def]
+    with app.test_request_context():
+        return waitlist.scan(app.extensions["office"], now, app.config["LANGUAGES"])
+
+
+def offers(app: Flask) -> list[tuple[str, str, str]]:
+    """(address, start "HH:MM", status) of every offer made, in order."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Booking.email, Booking.start_at, Booking.status)
+            .where(Booking.waitlist_entry_id.is_not(None))
+            .order_by(Booking.id)
+        ).all()
+    return [(email, start.astimezone(TZ).strftime("%H:%M"), status) for email, start, status in rows]
+
+
+def offer_emails(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "offer"))
+
+
+def cancel(app: Flask, booking: Booking) -> None:
+    with app.test_request_context():
+        bookings.cancel(db.session.get(Booking, booking.id), FIXED_NOW)
+
+
+from zoneinfo import ZoneInfo  # noqa: E402
+
+TZ = ZoneInfo("Europe/Berlin")
+
+
+def test_joining_answers_waiting_with_the_token_to_leave(app):
+    answer = join(app.test_client(), "wait@example.org")
+    assert answer.status_code == 201
+    assert answer.json["status"] == "waiting" and len(answer.json["token"]) > 30
+    again = join(app.test_client(), "WAIT@example.org")  # the same again: one place in the queue
+    assert again.json["token"] == answer.json["token"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"service": "nope"}, "service"),
+        ({"from": "30.03.2027"}, "from"),
+        ({"to": "2027-03-29", "from": "2027-03-30"}, "to"),
+        ({"to": "2027-09-30"}, "to"),
+        ({"email": "not an address"}, "email"),
+        ({"name": " "}, "name"),
+        ({"counselling_language": "xx-nonsense"}, "counselling_language"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field_and_changes_nothing(app, change, field):
+    before = snapshot(app)
+    body = {
+        "service": "beratung",
+        "from": "2027-03-30",
+        "to": "2027-04-02",
+        "name": "W",
+        "email": "w@example.org",
+    }
+    answer = app.test_client().post("/api/v1/waitlist", json={**body, **change})
+    assert answer.status_code == 422
+    assert field in answer.json["errors"]
+    assert snapshot(app) == before
+
+
+def test_a_freed_place_is_offered_to_the_first_who_joined_and_held_for_them(app, clock):
+    taken = fill(app)
+    client = app.test_client()
+    join(client, "first@example.org")
+    join(client, "second@example.org")
+    assert scan(app, FIXED_NOW) == 0  # nothing free
+    cancel(app, taken["09:00"][0])
+    assert scan(app, FIXED_NOW) == 1
+    assert offers(app) == [("first@example.org", "09:00", "pending")]
+    assert offer_emails(app) == 1
+    with app.test_request_context():
+        office = app.extensions["office"]
+        found = places.availability(office, office.service("beratung"), TUESDAY, TUESDAY, FIXED_NOW)
+    assert dict((slot.start.strftime("%H:%M"), n) for slot, n in found)["09:00"] == 0  # held for them
+    assert scan(app, FIXED_NOW + timedelta(minutes=5)) == 0  # one offer at a time, none twice
+    assert offer_emails(app) == 1
+
+
+def test_an_offer_not_taken_goes_to_the_next_after_the_hold(app):
+    taken = fill(app)
+    client = app.test_client()
+    join(client, "first@example.org")
+    join(client, "second@example.org")
+    cancel(app, taken["09:00"][0])
+    scan(app, FIXED_NOW)
+    assert scan(app, FIXED_NOW + HOLD) == 1
+    assert offers(app) == [
+        ("first@example.org", "09:00", "pending"),
+        ("second@example.org", "09:00", "pending"),
+    ]
+    assert scan(app, FIXED_NOW + 2 * HOLD) == 0  # the first is not offered the same time again
+    assert offer_emails(app) == 2
+
+
+def test_the_offers_link_books_it_and_the_entry_is_done(app):
+    taken = fill(app)
+    client = app.test_client()
+    join(client, "first@example.org")
+    cancel(app, taken["10:00"][1])
+    scan(app, FIXED_NOW)
+    with app.app_context():
+        token = db.session.scalar(select(Booking.confirm_token).where(Booking.waitlist_entry_id.is_not(None)))
+    assert client.post(f"/confirm/{token}").status_code == 302
+    assert offers(app) == [("first@example.org", "10:00", "confirmed")]
+    with app.app_context():
+        assert db.session.scalar(select(WaitlistEntry.booked_at)) is not None
+    cancel(app, taken["11:00"][0])
+    assert scan(app, FIXED_NOW + timedelta(minutes=1)) == 0  # booked: no more offers
+
+
+def test_leaving_gives_a_held_place_back_for_the_next(app):
+    taken = fill(app)
+    client = app.test_client()
+    token = join(client, "first@example.org").json["token"]
+    join(client, "second@example.org")
+    cancel(app, taken["09:00"][0])
+    scan(app, FIXED_NOW)
+    assert client.delete(f"/api/v1/waitlist/{token}").json == {"status": "left"}
+    assert client.delete(f"/api/v1/waitlist/{token}").status_code == 200  # twice: harmless
+    assert client.delete("/api/v1/waitlist/nope").status_code == 404
+    assert scan(app, FIXED_NOW) == 1
+    assert offers(app) == [
+        ("first@example.org", "09:00", "cancelled"),
+        ("second@example.org", "09:00", "pending"),
+    ]
+
+
+def test_the_leave_link_of_the_page_leaves(app):
+    client = app.test_client()
+    token = join(client, "first@example.org").json["token"]
+    page = client.get(f"/waitlist/{token}", headers={"Accept-Language": "en"})
+    assert "You are on the waitlist" in page.text and "Leave the waitlist" in page.text
+    client.post(f"/waitlist/{token}/leave")
+    page = client.get(f"/waitlist/{token}", headers={"Accept-Language": "en"})
+    assert "You are no longer on the waitlist" in page.text
+
+
+def test_the_week_without_free_times_offers_the_waitlist_and_its_form_keeps_what_was_typed(app):
+    for offset in range(5):  # Easter Monday is closed; Tuesday to Friday full
+        fill(app, date(2027, 3, 29) + timedelta(days=offset))
+    client = app.test_client()
+    week = client.get("/book/beratung?week=2027-03-29", headers={"Accept-Language": "en"})
+    assert "Join the waitlist" in week.text
+    assert "Join the waitlist" not in client.get("/book/beratung?week=2027-04-05").text  # times free there
+    form = client.get("/book/beratung/waitlist?week=2027-03-29", headers={"Accept-Language": "en"})
+    assert form.status_code == 200 and 'value="2027-03-29"' in form.text
+    refused = client.post(
+        "/book/beratung/waitlist",
+        data={
+            "name": "Leyla",
+            "email": "leyla@",
+            "first_day": "2027-03-30",
+            "last_day": "2027-04-02",
+            "consent": "y",
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert refused.status_code == 422 and "Leyla" in refused.text and "leyla@" in refused.text
+    joined = client.post(
+        "/book/beratung/waitlist",
+        data={
+            "name": "Leyla",
+            "email": "leyla@example.org",
+            "first_day": "2027-03-30",
+            "last_day": "2027-04-02",
+            "consent": "y",
+        },
+    )
+    assert joined.status_code == 302 and "/waitlist/" in joined.headers["Location"]
+
+
+def test_two_schedulers_at_once_make_one_offer_per_place(
+    app_with, tmp_path: Path, clock: Clock, database_uri
+):
+    app = app_with()
+    taken = fill(app)
+    client = app.test_client()
+    for n in range(4):
+        join(client, f"w{n}@example.org")
+    cancel(app, taken["09:00"][0])
+    barrier = threading.Barrier(3)
+    results: list[int] = []
+
+    def run() -> None:
+        other = make_app(database_uri, clock, str(tmp_path / f"i{threading.get_ident()}"))
+        barrier.wait(timeout=30)
+        results.append(scan(other, FIXED_NOW))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert offers(app) == [("w0@example.org", "09:00", "pending")]
+    assert sum(results) == 1
+    assert offer_emails(app) == 1
+
+
+def test_retention_removes_entries_whose_days_have_passed(app):
+    from booking import retention
+
+    join(app.test_client(), "old@example.org")
+    with app.app_context():
+        retention.anonymise_expired(app.extensions["office"], FIXED_NOW + timedelta(days=3))
+        assert db.session.scalar(select(func.count(WaitlistEntry.id))) == 1
+        retention.anonymise_expired(app.extensions["office"], FIXED_NOW + timedelta(days=6))
+        assert db.session.scalar(select(func.count(WaitlistEntry.id))) == 0
+
+
+def test_a_place_cancelled_online_comes_back_after_the_release_delay(app_with, tmp_path: Path, monkeypatch):
+    office = tmp_path / "office.toml"
+    office.write_text(
+        SUITE_OFFICE_TEXT.replace(
+            "retention_days = 90\n", "retention_days = 90\nrelease_delay_minutes = 20\n"
+        ),
+        encoding="utf-8",
+    )
+    app = app_with(OFFICE_CONFIG=str(office))
+    monkeypatch.setattr(bookings.secrets, "randbelow", lambda n: n - 1)  # the longest delay
+    taken = fill(app)
+    client = app.test_client()
+    assert client.delete(f"/api/v1/bookings/{taken['09:00'][0].token}").status_code == 200
+    with app.test_request_context():
+        office_ = app.extensions["office"]
+        service = office_.service("beratung")
+
+        def free(now) -> int:  # type: ignore[no-untyped-def]
+            found = places.availability(office_, service, TUESDAY, TUESDAY, now)
+            return dict((slot.start.strftime("%H:%M"), n) for slot, n in found)["09:00"]
+
+        assert free(FIXED_NOW) == 0
+        assert free(FIXED_NOW + timedelta(minutes=19)) == 0
+        assert free(FIXED_NOW + timedelta(minutes=20)) == 1
