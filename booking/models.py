@@ -187,6 +187,9 @@ class Outbox(db.Model):
     password_reset_id: Mapped[int | None] = mapped_column(
         ForeignKey("password_resets.id", ondelete="CASCADE"), index=True
     )
+    waitlist_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("waitlist_entries.id", ondelete="CASCADE"), index=True
+    )
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -219,6 +222,20 @@ class Outbox(db.Model):
             "kind": "password_reset",
             "booking_id": None,
             "password_reset_id": reset_id,
+            "sequence": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+
+    @staticmethod
+    def waitlist_row(entry_id: int, now: datetime) -> dict[str, object]:
+        """The request to confirm a waitlist entry, due at once, once per entry."""
+        return {
+            "dedupe_key": f"waitlist:{entry_id}",
+            "kind": "waitlist",
+            "booking_id": None,
+            "waitlist_entry_id": entry_id,
             "sequence": 0,
             "created_at": now,
             "next_attempt_at": now,
@@ -395,6 +412,10 @@ class WaitlistEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Offers go only to an entry whose address confirmed it: the link with `confirm_token`, sent
+    # only by email (the answer to joining carries `token`, the key to leave, not this one).
+    confirm_token: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_waitlist_entries_service_created", "service_id", "created_at"),)
 

@@ -1,6 +1,8 @@
 """The waitlist: people waiting for a place of a service between two days, offered the places
 that come back (a cancellation, a hold that ran out) in the order they joined, one at a time.
 
+Only entries whose address confirmed them (the link in the email sent on joining) get offers,
+so nobody can fill the list with addresses that are not theirs and hold the places that come back.
 An offer is a pending booking of the freed place for the entry (`bookings.book(offer_to=…)`):
 it holds the place `waitlist_hold_minutes` and its email's link books it, as in email
 verification. The booking row names its entry, unique with its start, so an entry is offered a
@@ -19,11 +21,11 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from booking import bookings, places, verification
+from booking import bookings, journal, places, verification
 from booking.addresses import normal_email
 from booking.extensions import db, transaction
 from booking.languages import is_known as is_language
-from booking.models import Booking, WaitlistEntry
+from booking.models import Booking, Outbox, WaitlistEntry
 from booking.office import Office
 from booking.refusals import InvalidBooking, SlotFull
 from booking.schedule import local_today, window
@@ -106,6 +108,7 @@ def join(
             return same
         entry = WaitlistEntry(
             token=secrets.token_urlsafe(32),
+            confirm_token=secrets.token_urlsafe(32),
             service_id=service.id,
             first_day=first,
             last_day=min(last, horizon),
@@ -116,7 +119,33 @@ def join(
             created_at=now,
         )
         db.session.add(entry)
+        db.session.flush()
+        queued = journal.queue_email(Outbox.waitlist_row(entry.id, now))
+    journal.after_commit(queued)
     return entry
+
+
+def by_confirm_token(token: str) -> WaitlistEntry | None:
+    if not token or len(token) > 64:
+        return None
+    return db.session.scalar(select(WaitlistEntry).where(WaitlistEntry.confirm_token == token))
+
+
+def confirm(entry: WaitlistEntry, now: datetime) -> bool:
+    """The address confirmed the entry (the link in its email): from now on it gets offers.
+    False when it was confirmed before (a second click) or has left."""
+    with transaction():
+        changed = db.session.execute(
+            update(WaitlistEntry)
+            .where(
+                WaitlistEntry.id == entry.id,
+                WaitlistEntry.confirmed_at.is_(None),
+                WaitlistEntry.left_at.is_(None),
+            )
+            .values(confirmed_at=now)
+        ).rowcount
+    db.session.refresh(entry)
+    return bool(changed)
 
 
 def by_token(token: str) -> WaitlistEntry | None:
@@ -168,6 +197,7 @@ def scan(office: Office, now: datetime, languages: tuple[str, ...]) -> int:
                 WaitlistEntry.left_at.is_(None),
                 WaitlistEntry.booked_at.is_(None),
                 WaitlistEntry.last_day >= today,
+                WaitlistEntry.confirmed_at.is_not(None),
                 ~running,
             )
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)

@@ -36,6 +36,7 @@ from booking.web.templating import day_label, time_label
 KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder")
 HELD = ("verify", "offer")  # about a held place not booked yet: a link that books it, no calendar entry
 RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
+WAITLIST_KIND = "waitlist"  # the request to confirm a place on the waitlist
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 # An address as it goes between < and > and to the SMTP server: ASCII, no space, no control
@@ -328,9 +329,51 @@ def build_reset_message(reset: PasswordReset, office: Office, *, dedupe_key: str
         }
         text = _render(f"email/{RESET_KIND}.txt", context)
         html = _render(f"email/{RESET_KIND}.html", context)
+    return _text_only(office, (staff.name, staff.email), subject, text, html, language, dedupe_key, now)
 
+
+def build_waitlist_message(entry: WaitlistEntry, office: Office, *, dedupe_key: str, now: datetime) -> Email:
+    """The request to confirm a place on the waitlist (no calendar part), in the entry's
+    language: offers go only to addresses that confirmed, so nobody can fill the list with
+    addresses that are not theirs."""
+    with force_locale(entry.language):
+        service = office.service(entry.service_id)
+        subject = _(
+            "Please confirm: the waitlist for %(service)s",
+            service=service.name(entry.language) if service else entry.service_id,
+        )
+        gettext = _template_gettext(get_translations().gettext)
+        context = {
+            "office": office,
+            "entry": entry,
+            "service_name": service.name(entry.language) if service else entry.service_id,
+            "first_day": day_label(entry.first_day),
+            "last_day": day_label(entry.last_day),
+            "confirm_url": external_url("public.confirm_waitlist", token=entry.confirm_token),
+            "leave_url": external_url("public.waitlist_entry", token=entry.token),
+            "language": entry.language,
+            "subject": subject,
+            "gettext": gettext,
+            "_": gettext,
+        }
+        text = _render(f"email/{WAITLIST_KIND}.txt", context)
+        html = _render(f"email/{WAITLIST_KIND}.html", context)
+    return _text_only(office, (entry.name, entry.email), subject, text, html, entry.language, dedupe_key, now)
+
+
+def _text_only(
+    office: Office,
+    to: tuple[str, str],
+    subject: str,
+    text: str,
+    html: str,
+    language: str,
+    dedupe_key: str,
+    now: datetime,
+) -> Email:
+    """A message of plain text and HTML only, to `to` (name, address)."""
     from_header, envelope_from = sender_address(office)
-    recipient = _address(staff.email)
+    recipient = _address(to[1])
     domain = office.email.rsplit("@", 1)[-1]
     identifier = _token(f"<termine.{MESSAGE_ID_UNSAFE.sub('.', dedupe_key).strip('.')}@{domain}>")
     raw = _multipart(
@@ -338,7 +381,7 @@ def build_reset_message(reset: PasswordReset, office: Office, *, dedupe_key: str
         ALTERNATIVE,
         [_leaf('text/plain; charset="utf-8"', _text(text)), _leaf('text/html; charset="utf-8"', _text(html))],
         ("From", from_header),
-        ("To", _mailbox("To", staff.name, recipient)),
+        ("To", _mailbox("To", to[0], recipient)),
         ("Reply-To", _mailbox("Reply-To", office.name, office.email)),
         ("Subject", _unstructured("Subject", subject)),
         ("Date", format_datetime(now)),

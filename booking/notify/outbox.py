@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, exists, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import contains_eager
 
 from booking import clock
 from booking.extensions import db, on_postgresql, sql, transaction
-from booking.models import Booking, Outbox, PasswordReset, Staff
+from booking.models import Booking, Outbox, PasswordReset, Staff, WaitlistEntry
 from booking.notify import messages
 from booking.notify.delivery import Sender, open_sender
 from booking.office import Office
@@ -235,10 +235,11 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
 def failed_emails(limit: int = 200) -> list[FailedEmail]:
     """Emails given up or failing right now, newest first (for the staff pages)."""
     rows = db.session.execute(
-        select(Outbox, Booking.reference, Booking.email, Staff.email)
+        select(Outbox, Booking.reference, func.coalesce(Booking.email, WaitlistEntry.email), Staff.email)
         .outerjoin(Booking, Booking.id == Outbox.booking_id)
         .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)
         .outerjoin(Staff, Staff.id == PasswordReset.staff_id)
+        .outerjoin(WaitlistEntry, WaitlistEntry.id == Outbox.waitlist_entry_id)
         .where(
             Outbox.sent_at.is_(None),
             or_(Outbox.failed_at.is_not(None), Outbox.last_error.is_not(None)),
@@ -263,7 +264,7 @@ def failed_emails(limit: int = 200) -> list[FailedEmail]:
     ]
 
 
-Subject = Booking | PasswordReset | None  # what a row's email is about, as loaded with it
+Subject = Booking | PasswordReset | WaitlistEntry | None  # what a row's email is about, as loaded with it
 
 
 def reset_skip_reason(reset: PasswordReset | None, now: datetime) -> str | None:
@@ -283,6 +284,11 @@ def skip_reason(row: Outbox, booking: Subject, now: datetime) -> str | None:
     """Why this email should not go out any more, or None to send it."""
     if row.password_reset_id is not None and row.booking_id is None:
         return reset_skip_reason(booking if isinstance(booking, PasswordReset) else None, now)
+    if row.waitlist_entry_id is not None and row.booking_id is None:
+        entry = booking if isinstance(booking, WaitlistEntry) else None
+        if entry is None or not entry.waiting or entry.confirmed_at is not None:
+            return "skipped: the waitlist entry is confirmed, left or gone"
+        return None
     if not isinstance(booking, Booking) or not booking.email or booking.anonymised_at is not None:
         return "skipped: no address"
     if booking.end_at <= now:
@@ -302,10 +308,11 @@ def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Subject]]:
     """The claimed rows with their bookings (or password resets and their accounts), in one
     query, as they are now in the database."""
     rows = db.session.execute(
-        select(Outbox, Booking, PasswordReset)
+        select(Outbox, Booking, PasswordReset, WaitlistEntry)
         .outerjoin(Booking, Booking.id == Outbox.booking_id)
         .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)
         .outerjoin(Staff, Staff.id == PasswordReset.staff_id)
+        .outerjoin(WaitlistEntry, WaitlistEntry.id == Outbox.waitlist_entry_id)
         # Loaded onto the reset, not only beside it: nothing may load later, when a query would
         # take SQLite's write lock that the batch's marks on the ledger wait for.
         .options(contains_eager(PasswordReset.staff))
@@ -316,7 +323,10 @@ def _claimed_rows(outbox_ids: list[int]) -> list[tuple[Outbox, Subject]]:
     # No transaction (and no SQLite lock) while talking to the mail server; a commit, unlike a
     # rollback, leaves the loaded rows as they are instead of reloading each on first use.
     db.session.commit()
-    return [(row, booking if row.booking_id is not None else reset) for row, booking, reset in rows]
+    return [
+        (row, booking if row.booking_id is not None else reset if reset is not None else entry)
+        for row, booking, reset, entry in rows
+    ]
 
 
 class Outcome(Enum):
@@ -335,10 +345,12 @@ def _record_sent(row_id: int, now: datetime, note: str | None, ledger: Connectio
         mark_sent(row_id, now, note)
 
 
-def _build(row: Outbox, subject: Booking | PasswordReset, now: datetime) -> messages.Email:
+def _build(row: Outbox, subject: Booking | PasswordReset | WaitlistEntry, now: datetime) -> messages.Email:
     office = current_app.extensions["office"]
     if isinstance(subject, PasswordReset):
         return messages.build_reset_message(subject, office, dedupe_key=row.dedupe_key, now=now)
+    if isinstance(subject, WaitlistEntry):
+        return messages.build_waitlist_message(subject, office, dedupe_key=row.dedupe_key, now=now)
     return messages.build_message(row.kind, subject, office, dedupe_key=row.dedupe_key, now=now)
 
 

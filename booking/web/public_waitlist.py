@@ -73,6 +73,25 @@ def waitlist_entry(token: str) -> str:
     )
 
 
+@bp.route("/waitlist/confirm/<token>", methods=["GET", "POST"])
+def confirm_waitlist(token: str) -> Response | str:
+    """The link in the email sent on joining: a page with a button; only its POST confirms
+    (mail scanners open links)."""
+    entry = waitlist.by_confirm_token(token)
+    if entry is None:
+        abort(404)
+    if request.method == "POST" and ConfirmForm().validate():
+        waitlist.confirm(entry, clock.now())
+    if entry.confirmed_at is not None or not entry.waiting:
+        return redirect(url_for("public.waitlist_entry", token=entry.token))
+    return render_template(
+        "public/waitlist_confirm.html",
+        entry=entry,
+        service=current_office().service(entry.service_id),
+        form=ConfirmForm(),
+    )
+
+
 @bp.post("/waitlist/<token>/leave")
 def leave_waitlist(token: str) -> Response:
     entry = _entry_or_404(token)

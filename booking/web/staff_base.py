@@ -152,6 +152,7 @@ def _email_kind(kind: str) -> str:
     return {
         "verify": _("Request to confirm"),
         "offer": _("Waitlist offer"),
+        "waitlist": _("Waitlist: request to confirm"),
         "confirm": _("Confirmation"),
         "cancel": _("Cancellation"),
         "move": _("New time"),

@@ -45,9 +45,19 @@ def fill(app: Flask, day: date = TUESDAY) -> dict[str, list[Booking]]:
     return found
 
 
-def join(client, email: str, first: str = "2027-03-30", last: str = "2027-03-30", **extra):  # type: ignore[no-untyped-def]
+def join(
+    client, email: str, first: str = "2027-03-30", last: str = "2027-03-30", *, confirm: bool = True, **extra
+):  # type: ignore[no-untyped-def]
+    """Join by API and (unless `confirm` is False) confirm with the link of the email."""
     body = {"service": "beratung", "from": first, "to": last, "name": "Wartende", "email": email, **extra}
-    return client.post("/api/v1/waitlist", json=body)
+    answer = client.post("/api/v1/waitlist", json=body)
+    if confirm and answer.status_code == 201:
+        with client.application.app_context():
+            token = db.session.scalar(
+                select(WaitlistEntry.confirm_token).where(WaitlistEntry.token == answer.json["token"])
+            )
+        assert client.post(f"/waitlist/confirm/{token}").status_code == 302
+    return answer
 
 
 def scan(app: Flask, now) -> int:  # type: ignore[no-untyped-def]
@@ -79,6 +89,57 @@ def cancel(app: Flask, booking: Booking) -> None:
 from zoneinfo import ZoneInfo  # noqa: E402
 
 TZ = ZoneInfo("Europe/Berlin")
+
+
+def test_joining_sends_one_request_to_confirm_and_only_its_link_confirms(app):
+    fill(app)
+    client = app.test_client()
+    token = join(client, "new@example.org", confirm=False).json["token"]
+    join(client, "new@example.org", confirm=False)  # sent twice: one entry, one email
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Outbox.kind)))
+        entry = db.session.scalar(select(WaitlistEntry))
+    assert kinds.count("waitlist") == 1
+    assert client.post(f"/waitlist/confirm/{token}").status_code == 404  # the answer's key confirms nothing
+    page = client.get(f"/waitlist/confirm/{entry.confirm_token}", headers={"Accept-Language": "en"})
+    assert "Confirm my place" in page.text
+    with app.app_context():
+        assert db.session.get(WaitlistEntry, entry.id).confirmed_at is None  # a GET confirms nothing
+    assert client.post(f"/waitlist/confirm/{entry.confirm_token}").status_code == 302
+    with app.app_context():
+        assert db.session.get(WaitlistEntry, entry.id).confirmed_at is not None
+
+
+def test_an_unconfirmed_entry_gets_no_offer(app):
+    taken = fill(app)
+    client = app.test_client()
+    join(client, "unconfirmed@example.org", confirm=False)
+    join(client, "confirmed@example.org")
+    cancel(app, taken["09:00"][0])
+    assert scan(app, FIXED_NOW) == 1
+    assert offers(app) == [("confirmed@example.org", "09:00", "pending")]
+
+
+def test_the_request_to_confirm_names_the_service_and_days_and_has_both_links(app):
+    from booking.notify import messages
+
+    join(app.test_client(), "mail@example.org", confirm=False)
+    with app.test_request_context():
+        entry = db.session.scalar(select(WaitlistEntry))
+        mail = messages.build_waitlist_message(
+            entry, app.extensions["office"], dedupe_key="waitlist:1", now=FIXED_NOW
+        )
+    import email
+
+    parsed = email.message_from_bytes(mail.raw)
+    plain = (
+        next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
+    assert f"/waitlist/confirm/{entry.confirm_token}" in plain and f"/waitlist/{entry.token}" in plain
+    assert "Integrationsberatung" in plain and "30. März 2027" in plain
+    assert "text/calendar" not in mail.raw.decode()
 
 
 def test_joining_answers_waiting_with_the_token_to_leave(app):
@@ -289,3 +350,18 @@ def test_a_place_cancelled_online_comes_back_after_the_release_delay(app_with, t
         assert free(FIXED_NOW) == 0
         assert free(FIXED_NOW + timedelta(minutes=19)) == 0
         assert free(FIXED_NOW + timedelta(minutes=20)) == 1
+
+
+def test_the_worker_sends_the_request_to_confirm_once_and_not_after_confirming(app):
+    from booking.notify import outbox
+
+    client = app.test_client()
+    join(client, "send@example.org", confirm=False)
+    join(client, "confirmed-first@example.org")  # confirmed before the worker came round
+    with app.test_request_context():
+        assert outbox.deliver(outbox.due_ids(FIXED_NOW)) == 1
+        rows = list(db.session.scalars(select(Outbox).order_by(Outbox.id)))
+        assert all(row.sent_at is not None for row in rows)
+        assert rows[0].last_error is None  # sent
+        assert (rows[1].last_error or "").startswith("skipped")  # confirmed meanwhile: not sent
+        assert outbox.deliver(outbox.due_ids(FIXED_NOW)) == 0
