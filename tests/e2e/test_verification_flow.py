@@ -33,7 +33,7 @@ from booking.notify import messages
 from booking.office import DEFAULT_OFFICE_FILE
 from tests.conftest import Clock
 from tests.e2e import test_browser, test_worker
-from tests.e2e.browser import PHONE, Shots, check_accessibility
+from tests.e2e.browser import PHONE, Shots, check_accessibility, glyph_boxes
 from tests.e2e.test_worker import Process, first_free_start, wait_until
 from tests.mailsink import SmtpSink
 
@@ -261,13 +261,22 @@ RESIDENTS = {  # who books, and what the pages say to them
     },
     "ar": {
         "name": "أمل منصور",
-        "email": "amal@example.org",
+        "email": "1234@example.org",  # digits first: drawn "example.org@1234" in Arabic without <bdi>
         "heading": "يرجى تأكيد موعدك",
-        "sent_to": "أرسلنا بريداً إلكترونياً إلى amal@example.org.",
+        "sent_to": "أرسلنا بريداً إلكترونياً إلى 1234@example.org.",
         "by": f"قبل الساعة {HOLD_UNTIL}",
         "button": "تأكيد الموعد",
     },
 }
+
+
+def drawn_in_order(page: Any, text: str) -> None:
+    """The paragraph of the page's main part that holds `text` draws it as it is written, each
+    character right of the one before, also inside a right-to-left sentence (an email address)."""
+    glyphs = glyph_boxes(page.locator("main p", has_text=text))
+    at = "".join(glyph["char"] for glyph in glyphs).index(text)
+    lefts = [glyph["left"] for glyph in glyphs[at : at + len(text)]]
+    assert lefts == sorted(lefts), f"{text!r} is drawn out of order: {lefts}"
 
 
 def emailed_request_to_confirm(app: Flask, reference: str, clock: Clock) -> EmailMessage:
@@ -305,6 +314,7 @@ def test_a_resident_books_on_a_phone_is_asked_to_confirm_and_confirms_with_the_b
     assert page.locator("main h1").inner_text() == resident["heading"]
     text = page.inner_text("main")
     assert resident["sent_to"] in text and resident["by"] in text
+    drawn_in_order(page, resident["email"])
     with live_app.app_context():
         booking = db.session.scalar(select(Booking).where(Booking.email == resident["email"]))
         assert booking.status == "pending" and booking.language == language
@@ -328,6 +338,7 @@ def test_a_resident_books_on_a_phone_is_asked_to_confirm_and_confirms_with_the_b
         button.click()
     assert urlsplit(page.url).path == f"/b/{token}"
     assert page.locator(".manage-link").inner_text().endswith(f"/b/{token}")
+    drawn_in_order(page, resident["email"])  # "We have sent a confirmation to ..."
     shots(page, "booked")
     assert stored(live_app, reference).status == "confirmed"
     assert [row.kind for row in outbox_of(live_app, reference)] == ["verify", "confirm"]
