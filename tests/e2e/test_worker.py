@@ -26,7 +26,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Outbox
 from booking.notify import tasks
-from tests.conftest import Clock, make_app, required_service
+from tests.conftest import SUITE_OFFICE_FILE, Clock, make_app, required_service
 from tests.mailsink import SmtpSink, free_port
 
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -154,8 +154,15 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def web(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = _real_clock_app(postgres_url, tmp_path / "web", redis_url)
+def office_file() -> str:
+    """The office file of the web app and of the workers: the suite's (email verification off);
+    a module whose flows need another overrides this fixture."""
+    return SUITE_OFFICE_FILE
+
+
+@pytest.fixture
+def web(postgres_url: str, redis_url: str, office_file: str, tmp_path: Path) -> Iterator[Flask]:
+    app = _real_clock_app(postgres_url, tmp_path / "web", redis_url, OFFICE_CONFIG=office_file)
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -170,10 +177,11 @@ def web(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def celery_process(
-    web: Flask, postgres_url: str, redis_url: str, sink: SmtpSink, tmp_path: Path
+    web: Flask, postgres_url: str, redis_url: str, office_file: str, sink: SmtpSink, tmp_path: Path
 ) -> Iterator[Callable[[str], Process]]:
     env = _env(
         DATABASE_URL=postgres_url,
+        OFFICE_CONFIG=office_file,
         CELERY_BROKER_URL=redis_url,
         MAIL_BACKEND="smtp",
         SMTP_HOST="127.0.0.1",

@@ -223,7 +223,7 @@ def test_the_form_says_what_happens_next_and_leads_to_a_page_without_a_key(app, 
     )
     assert sent.status_code == 302 and sent.headers["Location"].endswith("/book/check-email")
     page = client.get("/book/check-email", headers={"Accept-Language": "en"})
-    assert "We have sent an email to amira@example.org." in page.text
+    assert "We have sent an email to <bdi>amira@example.org</bdi>." in page.text
     assert "10:30" in page.text and "Waiting for your confirmation" in page.text
     with app.app_context():
         booking = db.session.scalar(select(Booking))
