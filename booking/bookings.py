@@ -183,6 +183,7 @@ def book(
     email_required: bool = True,
     languages: tuple[str, ...] = ("de", "en"),
     staff: Staff | None = None,
+    verify: bool | None = None,  # verification: see main (None: as the office file says)
 ) -> Booking:
     """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged.
     Staff booking for a caller pass `staff`, `enforce_notice=False`, `email_required=False`."""

@@ -14,7 +14,7 @@ from booking.errors import api_error
 from booking.models import Booking
 from booking.refusals import InvalidBooking, SlotFull, TooLate
 from booking.schedule import local_today, window
-from booking.web import limits
+from booking.web import challenges, limits
 from booking.web.openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -116,6 +116,14 @@ def slots() -> Response:
     return current_app.response_class(microcache.cached(key, body), mimetype="application/json")
 
 
+@bp.get("/challenge")
+def challenge() -> Response:
+    """A new ALTCHA challenge (solved, it goes with a booking as the field `altcha`)."""
+    response = jsonify(challenges.new())
+    response.headers["Cache-Control"] = "no-store"  # each one is good for one booking only
+    return response
+
+
 @bp.post("/bookings")
 @limits.booking_per_address
 @limits.booking_per_email
@@ -140,6 +148,12 @@ def create_booking() -> Response | tuple[Response, int]:
     if errors:
         return jsonify(errors={"service" if k == "service_id" else k: v for k, v in errors.items()}), 422
     with force_locale(language):
+        if challenges.required():
+            solution = body.get("altcha")
+            if not challenges.spend(solution):
+                missing = solution is None or solution == ""
+                message = challenges.missing_message() if missing else challenges.refused_message()
+                return jsonify(errors={"altcha": [message]}), 422
         try:
             booking = bookings.book(
                 current_office(),

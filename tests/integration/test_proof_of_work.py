@@ -1,0 +1,273 @@
+"""Proof of work (`proof_of_work = true`): the API and the booking form need a solved ALTCHA
+challenge, once, before it expires; without JavaScript the form books through email verification."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from altcha import solve_challenge_v1
+from flask import Flask
+from flask.testing import FlaskClient
+
+from booking import bookings
+from booking.office import DEFAULT_OFFICE_FILE
+from booking.proof_of_work import LIFETIME
+from tests.conftest import required_service, snapshot
+
+FIRST = "2027-03-30T08:30:00+02:00"
+SECOND = "2027-03-30T09:00:00+02:00"
+DETAILS = f"/book/beratung/details?start={quote(FIRST)}"
+
+
+def office_file(tmp_path: Path, proof_of_work: bool) -> str:
+    """The shipped office file with `proof_of_work` set as asked (whatever it ships with)."""
+    text = re.sub(r"(?m)^proof_of_work = .*\n", "", DEFAULT_OFFICE_FILE.read_text(encoding="utf-8"))
+    text = text.replace(
+        "retention_days = 90\n", f"retention_days = 90\nproof_of_work = {str(proof_of_work).lower()}\n"
+    )
+    path = tmp_path / f"office-pow-{proof_of_work}.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def pow_app(app_with: Callable[..., Flask], tmp_path: Path) -> Flask:
+    app = app_with(OFFICE_CONFIG=office_file(tmp_path, True))
+    assert app.extensions["office"].rules.proof_of_work
+    return app
+
+
+@pytest.fixture
+def pow_client(pow_app: Flask) -> FlaskClient:
+    return pow_app.test_client()
+
+
+def solved(client: FlaskClient, **changes: Any) -> str:
+    """A challenge from the API, solved as the widget solves it, as the field `altcha`."""
+    challenge = client.get("/api/v1/challenge").json
+    solution = solve_challenge_v1(
+        challenge["challenge"], challenge["salt"], "SHA-256", challenge["maxnumber"]
+    )
+    assert solution is not None
+    payload = {name: challenge[name] for name in ("algorithm", "challenge", "salt", "signature")}
+    payload = {**payload, "number": solution.number, **changes}
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def post(client: FlaskClient, **overrides: Any):  # type: ignore[no-untyped-def]
+    body = {"service": "beratung", "start": FIRST, "name": "Anna Schmidt", "email": "anna@example.org"}
+    body.update(overrides)
+    return client.post("/api/v1/bookings", json={k: v for k, v in body.items() if v is not ...})
+
+
+def form(**fields: str) -> dict[str, str]:
+    return {"name": "Anna Schmidt", "email": "anna@example.org", "consent": "y", **fields}
+
+
+# --- the challenge --------------------------------------------------------------------------------
+
+
+def test_a_challenge_has_altchas_open_format_and_is_never_cached(pow_client: FlaskClient, clock):  # type: ignore[no-untyped-def]
+    response = pow_client.get("/api/v1/challenge")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    assert set(body) == {"algorithm", "challenge", "salt", "signature", "maxnumber"}
+    assert body["algorithm"] == "SHA-256" and 0 < body["maxnumber"] <= 1_000_000
+    assert re.fullmatch(r"[0-9a-f]{64}", body["challenge"]) and re.fullmatch(
+        r"[0-9a-f]{64}", body["signature"]
+    )
+    expires = int(re.fullmatch(r"[0-9a-f]+\?expires=(\d+)&", body["salt"]).group(1))  # type: ignore[union-attr]
+    assert expires == int((clock.now + LIFETIME).timestamp())
+    assert pow_client.get("/api/v1/challenge").json["salt"] != body["salt"]
+
+
+def refused(response) -> bool:  # type: ignore[no-untyped-def]
+    """Answered as the contract says: 422 with a message on `altcha` only."""
+    errors = response.json.get("errors", {}) if response.status_code == 422 else {}
+    return set(errors) == {"altcha"} and len(errors["altcha"]) == 1 and bool(errors["altcha"][0])
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+
+def test_a_solved_challenge_books(pow_client: FlaskClient):
+    response = post(pow_client, altcha=solved(pow_client))
+    assert response.status_code == 201, response.json
+    assert response.json["start"] == FIRST
+
+
+def test_a_solved_challenge_books_once_only(pow_app: Flask, pow_client: FlaskClient):
+    altcha = solved(pow_client)
+    assert post(pow_client, altcha=altcha).status_code == 201
+    before = snapshot(pow_app)
+    again = post(pow_client, altcha=altcha, start=SECOND, email="bert@example.org")
+    assert refused(again)
+    assert snapshot(pow_app) == before
+
+
+@pytest.mark.redis
+def test_a_challenge_is_spent_for_every_web_worker_on_one_redis(app_with, tmp_path):  # type: ignore[no-untyped-def]
+    """Two apps (two web workers) with their own connections to one Redis: a solution used at
+    one is refused at the other."""
+    redis_url = required_service("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL is not set: Redis tests skipped (CI sets it)")
+    settings = {"OFFICE_CONFIG": office_file(tmp_path, True), "RATELIMIT_STORAGE_URI": redis_url}
+    one, other = app_with(**settings), app_with(**settings)
+    assert one.extensions["spent_challenges"] is not other.extensions["spent_challenges"]
+    altcha = solved(one.test_client())
+    assert post(one.test_client(), altcha=altcha).status_code == 201
+    assert refused(post(other.test_client(), altcha=altcha, start=SECOND))
+
+
+def test_an_expired_challenge_is_refused(pow_app: Flask, pow_client: FlaskClient, clock):  # type: ignore[no-untyped-def]
+    altcha = solved(pow_client)
+    clock.now += LIFETIME
+    before = snapshot(pow_app)
+    assert refused(post(pow_client, altcha=altcha))
+    assert snapshot(pow_app) == before
+
+
+def test_a_challenge_just_before_it_expires_still_books(pow_client: FlaskClient, clock):  # type: ignore[no-untyped-def]
+    altcha = solved(pow_client)
+    clock.now += LIFETIME - timedelta(seconds=1)
+    assert post(pow_client, altcha=altcha).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": "0" * 64},
+        {"number": -1},
+        {"algorithm": "SHA-512"},
+        {"salt": "00?expires=9999999999&"},
+        {"challenge": "f" * 64},
+    ],
+    ids=["signature", "number", "algorithm", "salt", "challenge"],
+)
+def test_a_changed_solution_is_refused(pow_app: Flask, pow_client: FlaskClient, change: dict[str, Any]):
+    before = snapshot(pow_app)
+    assert refused(post(pow_client, altcha=solved(pow_client, **change)))
+    assert snapshot(pow_app) == before
+
+
+def test_a_wrong_number_is_refused(pow_client: FlaskClient):
+    altcha = json.loads(base64.b64decode(solved(pow_client)))
+    altcha["number"] += 1
+    assert refused(post(pow_client, altcha=base64.b64encode(json.dumps(altcha).encode()).decode()))
+
+
+def test_the_challenge_of_another_secret_key_is_refused(app_with, tmp_path):  # type: ignore[no-untyped-def]
+    ours = app_with(OFFICE_CONFIG=office_file(tmp_path, True)).test_client()
+    theirs = app_with(OFFICE_CONFIG=office_file(tmp_path, True), SECRET_KEY="another").test_client()
+    assert refused(post(ours, altcha=solved(theirs)))
+
+
+@pytest.mark.parametrize("altcha", [..., None, "", 42, {"number": 1}, "not base64!"])
+def test_a_missing_or_malformed_solution_is_refused(pow_app: Flask, pow_client: FlaskClient, altcha: Any):
+    before = snapshot(pow_app)
+    assert refused(post(pow_client, altcha=altcha))
+    assert snapshot(pow_app) == before
+
+
+def test_refusals_speak_the_language_of_the_booking(pow_client: FlaskClient):
+    german = post(pow_client).json["errors"]["altcha"][0]
+    english = post(pow_client, language="en").json["errors"]["altcha"][0]
+    wrong = post(pow_client, language="en", altcha="x").json["errors"]["altcha"][0]
+    assert "/api/v1/challenge" in english and english != german and wrong != english
+
+
+def test_without_proof_of_work_the_field_is_ignored(client: FlaskClient):
+    assert not client.application.extensions["office"].rules.proof_of_work
+    assert post(client).status_code == 201
+    assert post(client, start=SECOND, altcha="garbage").status_code == 201
+
+
+# --- the booking form -----------------------------------------------------------------------------
+
+
+def test_the_form_shows_the_widget_only_with_proof_of_work(pow_client: FlaskClient, client: FlaskClient):
+    page = pow_client.get(DETAILS).text
+    assert "<altcha-widget" in page and 'challenge="/api/v1/challenge"' in page
+    assert "/static/altcha/altcha.css" in page and "/static/proof-of-work.js" in page
+    assert "<noscript>" in page
+    assert "<altcha-widget" not in client.get(DETAILS).text
+
+
+def test_the_widget_speaks_the_page_language(pow_client: FlaskClient):
+    page = pow_client.get(DETAILS, headers={"Accept-Language": "ar"}).text
+    strings = json.loads(re.search(r"data-strings='([^']*)'", page).group(1))  # type: ignore[union-attr]
+    english = json.loads(
+        re.search(
+            r"data-strings='([^']*)'", pow_client.get(DETAILS, headers={"Accept-Language": "en"}).text
+        ).group(1)  # type: ignore[union-attr]
+    )
+    assert 'language="ar"' in page
+    assert set(strings) == set(english) and strings["label"] != english["label"]
+    assert english["label"] == "Automatic security check"
+
+
+def test_the_form_books_with_a_solved_challenge(pow_client: FlaskClient, monkeypatch):  # type: ignore[no-untyped-def]
+    calls = spy_on_book(monkeypatch)
+    response = pow_client.post(DETAILS, data=form(altcha=solved(pow_client)))
+    assert response.status_code == 302 and "/b/" in response.headers["Location"]
+    assert calls == [None]  # as the office file says
+
+
+def test_the_form_without_javascript_books_through_email_verification(pow_client: FlaskClient, monkeypatch):  # type: ignore[no-untyped-def]
+    calls = spy_on_book(monkeypatch)
+    response = pow_client.post(DETAILS, data=form())
+    assert response.status_code == 302 and "/b/" in response.headers["Location"]
+    assert calls == [True]
+
+
+def test_the_form_without_proof_of_work_leaves_verification_to_the_office_file(
+    client: FlaskClient, monkeypatch
+):  # type: ignore[no-untyped-def]
+    calls = spy_on_book(monkeypatch)
+    assert client.post(DETAILS, data=form()).status_code == 302
+    assert calls == [None]
+
+
+@pytest.mark.parametrize("reason", ["reused", "expired", "wrong"])
+def test_the_form_with_a_refused_challenge_keeps_what_was_typed(
+    pow_app: Flask,
+    pow_client: FlaskClient,
+    clock,
+    reason: str,  # type: ignore[no-untyped-def]
+):
+    altcha = solved(pow_client, signature="0" * 64) if reason == "wrong" else solved(pow_client)
+    if reason == "reused":
+        assert post(pow_client, altcha=altcha, start=SECOND).status_code == 201
+    if reason == "expired":
+        clock.now += LIFETIME
+    before = snapshot(pow_app)
+    response = pow_client.post(DETAILS, data=form(altcha=altcha, note="Aufenthaltstitel"))
+    assert response.status_code == 422
+    assert snapshot(pow_app) == before
+    page = response.text
+    assert 'value="Anna Schmidt"' in page and "Aufenthaltstitel" in page and "checked" in page
+    assert 'id="altcha-error" role="alert"' in page and 'href="#altcha"' in page  # at the widget and on top
+    assert "<altcha-widget" in page  # which fetches and solves a fresh challenge
+
+
+def spy_on_book(monkeypatch) -> list[bool | None]:  # type: ignore[no-untyped-def]
+    """Record the `verify` each booking asks for (email verification itself: see main)."""
+    calls: list[bool | None] = []
+    real = bookings.book
+
+    def book(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("verify"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bookings, "book", book)
+    return calls
