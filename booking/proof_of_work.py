@@ -22,7 +22,7 @@ from altcha import create_challenge_v1, extract_params_v1, verify_solution_v1
 ALGORITHM = "SHA-256"
 # A phone-class CPU (Chromium, 4x CPU throttling) solves the worst case of this in well under a
 # second (README, "Proof of work"); a bot pays the same for every booking it tries.
-MAX_NUMBER = 50_000
+MAX_NUMBER = 20_000
 LIFETIME = timedelta(minutes=15)
 MAX_PAYLOAD_CHARS = 2_000  # a real payload has ~350; anything longer is not worth decoding
 MAX_SOLUTION = 2**53  # the widget counts in JavaScript numbers; larger ones are not solutions
@@ -37,16 +37,22 @@ def hmac_key(secret_key: str | bytes) -> bytes:
 
 
 def create(
-    key: bytes, now: datetime, *, max_number: int = MAX_NUMBER, lifetime: timedelta = LIFETIME
+    key: bytes,
+    now: datetime,
+    *,
+    max_number: int = MAX_NUMBER,
+    lifetime: timedelta = LIFETIME,
+    number: int | None = None,
 ) -> dict[str, object]:
-    """A new challenge (random salt and number) that expires `lifetime` after `now` (aware)."""
+    """A new challenge (random salt; the number to find random up to `max_number` unless given,
+    e.g. the worst case for a measurement) that expires `lifetime` after `now` (aware)."""
     challenge = create_challenge_v1(
         algorithm=ALGORITHM,
         max_number=max_number,
         salt_length=12,
         hmac_key=key,
         salt="",
-        number=None,
+        number=number,
         expires=now + lifetime,
         params=None,
     )
