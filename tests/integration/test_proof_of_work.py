@@ -16,11 +16,14 @@ import pytest
 from altcha import solve_challenge_v1
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from booking import bookings
 from booking.office import DEFAULT_OFFICE_FILE
-from booking.proof_of_work import LIFETIME
+from booking.proof_of_work import FIELDS, LIFETIME
 from tests.conftest import required_service, snapshot
+from tests.unit.test_proof_of_work import JSON
 
 FIRST = "2027-03-30T08:30:00+02:00"
 SECOND = "2027-03-30T09:00:00+02:00"
@@ -271,3 +274,31 @@ def spy_on_book(monkeypatch) -> list[bool | None]:  # type: ignore[no-untyped-de
 
     monkeypatch.setattr(bookings, "book", book)
     return calls
+
+
+# --- whatever is sent -----------------------------------------------------------------------------
+
+ANY_ALTCHA = st.one_of(
+    JSON,
+    JSON.map(lambda value: base64.b64encode(json.dumps(value).encode()).decode()),
+    st.fixed_dictionaries({name: JSON for name in FIELDS}).map(
+        lambda value: base64.b64encode(json.dumps(value).encode()).decode()
+    ),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(altcha=ANY_ALTCHA)
+def test_any_altcha_in_the_api_is_a_422_never_a_500(pow_app: Flask, altcha: Any):
+    before = snapshot(pow_app)
+    assert refused(post(pow_app.test_client(), altcha=altcha))
+    assert snapshot(pow_app) == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(altcha=ANY_ALTCHA.filter(lambda value: isinstance(value, str) and value))
+def test_any_altcha_in_the_form_shows_the_form_again_never_a_500(pow_app: Flask, altcha: str):
+    before = snapshot(pow_app)
+    response = pow_app.test_client().post(DETAILS, data=form(altcha=altcha))
+    assert response.status_code == 422 and 'id="altcha-error"' in response.text
+    assert snapshot(pow_app) == before

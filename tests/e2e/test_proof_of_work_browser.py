@@ -1,0 +1,127 @@
+"""In a real Chromium, with the app's own Content-Security-Policy: the ALTCHA widget of the booking
+form solves its challenge without the resident doing anything, speaks the page's language (also
+right to left), passes axe; without JavaScript the form books all the same."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+
+from booking.extensions import db
+from booking.models import Booking
+from tests.e2e.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    Shots,
+    check_accessibility,
+    require_browser,
+    serve,
+)
+from tests.integration.test_proof_of_work import office_file
+
+pytestmark = pytest.mark.browser
+
+DETAILS = "/book/beratung/details?start=2027-03-30T08:30:00%2B02:00"
+SOLVED = "() => { const e = document.querySelector('input[name=altcha]'); return !!(e && e.value); }"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(app_with, tmp_path) -> Flask:  # type: ignore[no-untyped-def]
+    return app_with(WTF_CSRF_ENABLED=True, SERVER_NAME=None, OFFICE_CONFIG=office_file(tmp_path, True))
+
+
+@pytest.fixture
+def base_url(live_app: Flask) -> Iterator[str]:
+    with serve(live_app) as url:
+        yield url
+
+
+def fill_in(page: Any, name: str, email: str) -> None:
+    """The resident's part, by keyboard: name, email, consent. Nothing on the widget."""
+    page.focus("#name")
+    page.keyboard.type(name)
+    page.focus("#email")
+    page.keyboard.type(email)
+    page.focus("#consent")
+    page.keyboard.press("Space")
+
+
+def booked(app: Flask) -> list[Booking]:
+    with app.app_context():
+        return list(db.session.scalars(db.select(Booking)))
+
+
+def test_the_widget_solves_by_itself_and_the_resident_books_in_german_on_a_phone(browser, base_url, live_app):
+    context = browser.new_context(viewport=PHONE, locale="de-DE")  # the app's CSP applies, not bypassed
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.on("pageerror", lambda error: console.append(str(error)))
+    shots = Shots("resident-de-proof-of-work")
+
+    page.goto(base_url + DETAILS)
+    fill_in(page, "Ayşe Yılmaz", "ayse@example.org")
+    page.wait_for_function(SOLVED, timeout=15_000)
+    widget = page.get_by_role("checkbox", name="Geprüft: Sie können das Formular absenden.")
+    assert widget.is_checked()  # solved and ticked by itself
+    page.focus("#consent")
+    page.keyboard.press("Tab")  # the privacy link in the consent's label
+    page.keyboard.press("Tab")  # then the widget: in the keyboard order, where it is seen
+    assert page.evaluate("() => document.activeElement.closest('altcha-widget') !== null")
+    shots(page, "details-solved")
+    page.focus("form button[type=submit]")
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/b/[^/]+\?new=1"))
+    shots(page, "confirmation")
+    assert [b.name for b in booked(live_app)] == ["Ayşe Yılmaz"]
+    assert not [line for line in console if "Content Security Policy" in line or "Refused" in line], console
+    context.close()
+
+
+@pytest.mark.parametrize("language", ["de", "ar", "fa"])
+def test_the_form_with_the_widget_passes_axe(browser, base_url, language):
+    context = browser.new_context(viewport=PHONE, locale="de-DE", bypass_csp=True)  # to inject axe
+    page = context.new_page()
+    page.goto(f"{base_url}/language/{language}?next={quote(DETAILS, safe='')}")
+    page.wait_for_function(SOLVED, timeout=15_000)
+    label = page.locator("altcha-widget label").inner_text()
+    assert label and "Checked" not in label  # in the page's language, not the widget's English
+    if language in ("ar", "fa"):
+        assert page.get_attribute("html", "dir") == "rtl"
+        assert page.locator("altcha-widget [dir=rtl]").count() >= 1  # the widget lays itself out RTL
+    check_accessibility(page, f"details with the widget in {language}")
+    Shots(f"resident-{language}-proof-of-work-axe")(page, "details-solved")
+    context.close()
+
+
+def test_without_javascript_the_form_books_all_the_same(browser, base_url, live_app):
+    context = browser.new_context(viewport=PHONE, locale="de-DE", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + DETAILS)
+    assert "E-Mail" in page.inner_text("noscript, .altcha-field")
+    page.fill("#name", "Jonas Weber")
+    page.fill("#email", "jonas@example.org")
+    page.check("#consent")
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert re.search(r"/b/[^/]+\?new=1", page.url)  # the email link confirms it (verify=True: see main)
+    assert [b.name for b in booked(live_app)] == ["Jonas Weber"]
+    context.close()
