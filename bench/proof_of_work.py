@@ -68,8 +68,13 @@ def widget_solve_ms(runs: int, throttle: float, number: int | None) -> dict[str,
     office = folder / "office.toml"
     text = DEFAULT_OFFICE_FILE.read_text(encoding="utf-8")
     office.write_text(text.replace("retention_days = 90\n", "retention_days = 90\nproof_of_work = true\n"))
-    app = make_app(f"sqlite:///{folder / 'bench.db'}", Clock(), str(folder / "instance"), OFFICE_CONFIG=str(office))
-    app.config["SERVER_NAME"] = None
+    app = make_app(
+        f"sqlite:///{folder / 'bench.db'}",
+        Clock(),
+        str(folder / "instance"),
+        OFFICE_CONFIG=str(office),
+        SERVER_NAME=None,
+    )
     with app.app_context():
         db.create_all()
     if number is not None:
