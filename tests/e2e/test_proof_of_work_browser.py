@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from flask import Flask
 
+from booking import proof_of_work
 from booking.extensions import db
 from booking.models import Booking
+from booking.web import challenges
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -23,7 +26,7 @@ from tests.e2e.browser import (
     require_browser,
     serve,
 )
-from tests.integration.test_proof_of_work import office_file
+from tests.integration.test_proof_of_work import office_file, spy_on_book
 
 pytestmark = pytest.mark.browser
 
@@ -125,3 +128,43 @@ def test_without_javascript_the_form_books_all_the_same(browser, base_url, live_
     assert re.search(r"/b/[^/]+\?new=1", page.url)  # the email link confirms it (verify=True: see main)
     assert [b.name for b in booked(live_app)] == ["Jonas Weber"]
     context.close()
+
+
+def test_a_form_sent_while_the_widget_still_solves_goes_once_it_is_solved(
+    browser, base_url, live_app, monkeypatch
+):
+    calls = spy_on_book(monkeypatch)  # the app serves from this process
+    page = browser.new_context(viewport=PHONE, locale="de-DE").new_page()
+    page.goto(base_url + DETAILS)
+    page.fill("#name", "Lena Koch")
+    page.fill("#email", "lena@example.org")
+    page.check("#consent")
+    assert page.evaluate("() => document.querySelector('altcha-widget').getState()") == "verifying"
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/b/[^/]+\?new=1"))
+    assert calls == [None]  # sent with the solution, not as a form without JavaScript
+    page.context.close()
+
+
+def test_an_expired_challenge_is_replaced_without_the_resident(browser, base_url, monkeypatch):
+    """The widget's clock is the browser's: a challenge that runs out two seconds after it was made
+    is followed by a new one, solved again."""
+    key = proof_of_work.hmac_key("test")
+    monkeypatch.setattr(
+        challenges, "new", lambda: proof_of_work.create(key, datetime.now(UTC), lifetime=timedelta(seconds=2))
+    )
+    page = browser.new_context(viewport=PHONE, locale="de-DE").new_page()
+    fetched: list[str] = []
+    page.on(
+        "request", lambda request: fetched.append(request.url) if "/api/v1/challenge" in request.url else None
+    )
+    page.goto(base_url + DETAILS)
+    page.wait_for_function(SOLVED, timeout=15_000)
+    first = page.eval_on_selector("input[name=altcha]", "e => e.value")
+    page.wait_for_function(
+        "old => { const v = document.querySelector('input[name=altcha]').value; return !!v && v !== old; }",
+        arg=first,
+        timeout=15_000,
+    )
+    assert len(fetched) >= 2
+    page.context.close()
