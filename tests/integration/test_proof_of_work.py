@@ -23,7 +23,7 @@ from booking import bookings
 from booking.office import DEFAULT_OFFICE_FILE
 from booking.proof_of_work import FIELDS, LIFETIME
 from tests.conftest import required_service, snapshot
-from tests.unit.test_proof_of_work import JSON
+from tests.unit.test_challenge_verifier import JSON
 
 FIRST = "2027-03-30T08:30:00+02:00"
 SECOND = "2027-03-30T09:00:00+02:00"
