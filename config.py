@@ -66,8 +66,11 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     LANGUAGES = ("de", "en", "tr", "ar", "uk", "ru", "pl", "fa")
     RATELIMIT_HEADERS_ENABLED = True
-    BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"  # per IP address
-    BOOKING_EMAIL_RATE_LIMIT = "10 per day; 3 per minute"  # per email address
+    # Bookings made per IP address and per email address (refused requests do not count), and
+    # every booking request per IP address, refused ones included (see booking/web/limits.py).
+    BOOKING_RATE_LIMIT = "20 per hour; 5 per minute"
+    BOOKING_EMAIL_RATE_LIMIT = "10 per day; 3 per minute"
+    BOOKING_ATTEMPT_RATE_LIMIT = "60 per 10 minutes; 200 per day"
     SLOTS_RATE_LIMIT = "300 per minute"  # slot look-ups per IP address
     # How long a web process may reuse the taken places it read (see bookings.availability).
     AVAILABILITY_CACHE_SECONDS = 1.0

@@ -64,12 +64,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         api,
         challenges,
         public,
+        public_verify,
         staff,
         staff_absences,
         staff_accounts,
         staff_base,
         staff_closures,
         staff_exports,
+        staff_no_shows,
         templating,
     )
 

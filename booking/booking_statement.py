@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Row, TextClause, bindparam, text
+from sqlalchemy import Connection, Row, TextClause, bindparam, text
 
 from booking import claims, journal, rota
 from booking.closures import is_closed
@@ -28,7 +28,8 @@ from booking.schedule import Slot, Unbookable
 # The address's upcoming bookings: the same one again (a double click) or how many there are.
 _GATE = """mine AS (
   SELECT id, service_id, start_at FROM bookings
-  WHERE email = :b_email AND status = 'confirmed' AND end_at > :j_at
+  WHERE email = :b_email AND end_at > :j_at
+    AND (status = 'confirmed' OR (status = 'pending' AND hold_until > :j_at))
 ),
 gate AS (
   SELECT (SELECT id FROM mine WHERE service_id = :b_service_id AND start_at = :b_start_at LIMIT 1) AS same,
@@ -89,19 +90,28 @@ FROM gate LEFT JOIN b ON true""")
 _compiled: dict[TextClause, str] = {}
 
 
-def _run(statement: TextClause, params: dict[str, object], lock: int | None) -> Row[tuple[object, ...]]:
-    """BEGIN (psycopg's own), the lock and the statement in one round trip, on the session's
-    connection and inside its transaction. The statement goes to psycopg as SQLAlchemy compiled
-    it; its parameters need no conversion on PostgreSQL (UTCDateTime passes aware times on)."""
-    connection = db.session.connection()
+def _compiled_for(connection: Connection, statement: TextClause) -> str:
     query = _compiled.get(statement)
     if query is None:
         query = _compiled[statement] = str(statement.compile(dialect=connection.dialect))
+    return query
+
+
+def _run(
+    statement: TextClause, params: dict[str, object], lock: int | None, sweep: TextClause
+) -> Row[tuple[object, ...]]:
+    """BEGIN (psycopg's own), the lock, the sweep of holds that ran out at this time
+    (`claims.sweep`) and the statement in one round trip, on the session's connection and inside
+    its transaction. The statements go to psycopg as SQLAlchemy compiled them; their parameters
+    need no conversion on PostgreSQL (UTCDateTime passes aware times on)."""
+    connection = db.session.connection()
+    query, swept = (_compiled_for(connection, s) for s in (statement, sweep))
     driver = connection.connection.driver_connection
-    with driver.cursor() as locking, driver.cursor() as cursor:
+    with driver.cursor() as locking, driver.cursor() as sweeping, driver.cursor() as cursor:
         with driver.pipeline():
             if lock is not None:
                 locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            sweeping.execute(swept, params)
             cursor.execute(query, params)
         found = cursor.fetchone()
     assert found is not None
@@ -137,14 +147,15 @@ def book(
             raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
         raise SlotFull()
     params: dict[str, object] = {f"b_{column}": value for column, value in values.items()}
-    params.update(journal_values, limit=limit)
+    params.update(journal_values, limit=limit, hold_until=values["hold_until"], now=journal_values["j_at"])
     if given:
         params.update(claims.counsellor_params(office, slot.start, slot.end, candidates, None))
     else:
         params.update(
             {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
         )
-    row = _run(_statement(tuple(values), len(candidates) if given else None), params, lock)
+    sweep = claims.SWEEP_COUNSELLOR_CELLS if given else claims.SWEEP_SLOT
+    row = _run(_statement(tuple(values), len(candidates) if given else None), params, lock, sweep)
     booking_id, counsellor, claimed, mail, closed, taken, same, active = row
     if booking_id is None:
         if same is not None or active >= limit:
@@ -160,7 +171,14 @@ def book(
     if claimed:
         sql(claims.RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
     found = claims.claim(
-        office, service, slot.start, slot.end, booking_id, language=language, counsellor_id=counsellor_id
+        office,
+        service,
+        slot.start,
+        slot.end,
+        booking_id,
+        language=language,
+        counsellor_id=counsellor_id,
+        hold_until=values["hold_until"],  # type: ignore[arg-type]
     )
     if found != counsellor:
         sql(claims.SET_COUNSELLOR, {"booking": booking_id, "counsellor": found})

@@ -12,15 +12,15 @@ import secrets
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import booking_statement, claims, journal
+from booking import booking_statement, claims, journal, no_shows, verification
+from booking.addresses import normal_email
 from booking.closures import open_slot
 from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
@@ -76,7 +76,7 @@ def parse_start(value: str | datetime, office: Office) -> datetime | None:
 _BOOKINGS = Booking.__table__
 UPCOMING_OF = select(_BOOKINGS.c.id, _BOOKINGS.c.service_id, _BOOKINGS.c.start_at).where(
     _BOOKINGS.c.email == bindparam("email"),
-    _BOOKINGS.c.status == "confirmed",
+    Booking.taking_place(bindparam("now")),
     _BOOKINGS.c.end_at > bindparam("now"),
 )
 INSERT_BOOKING = insert(_BOOKINGS).returning(_BOOKINGS.c.id)
@@ -126,16 +126,11 @@ def _validate(
     elif CONTROL.search(name):
         error("name", _("The name contains characters that are not allowed."))
 
-    email: str | None = None
     raw_email = request.email.strip() if isinstance(request.email, str) else ""
-    if raw_email:
-        try:
-            # ASCII only: an address needing SMTPUTF8 could be booked but never reached by most servers.
-            valid = validate_email(raw_email, check_deliverability=False, allow_smtputf8=False)
-            email = valid.ascii_email.lower() if valid.ascii_email else None
-        except EmailNotValidError:
-            error("email", _("Please enter a valid email address, for example name@example.org."))
-    elif email_required:
+    email = normal_email(raw_email)
+    if raw_email and email is None:
+        error("email", _("Please enter a valid email address, for example name@example.org."))
+    elif not raw_email and email_required:
         error("email", _("Please enter your email address."))
 
     phone = request.phone.strip() if isinstance(request.phone, str) else ""
@@ -183,10 +178,13 @@ def book(
     email_required: bool = True,
     languages: tuple[str, ...] = ("de", "en"),
     staff: Staff | None = None,
-    verify: bool | None = None,  # verification: see main (None: as the office file says)
+    verify: bool | None = None,
 ) -> Booking:
-    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged.
-    Staff booking for a caller pass `staff`, `enforce_notice=False`, `email_required=False`."""
+    """Book a place, or raise `InvalidBooking` / `SlotFull` leaving the database unchanged (also
+    for an address the no-show rule blocks online). Staff booking for a caller pass `staff`,
+    `enforce_notice=False`, `email_required=False`. An online booking is pending (it holds its
+    place until its email link confirms it) when the office file asks for verification, or
+    `verify` is True (a form sent without the proof of work); staff bookings are confirmed at once."""
     service, slot, fields = _validate(
         office,
         request,
@@ -196,14 +194,20 @@ def book(
         languages=languages,
         staff_closures=False,  # checked by the claim of the place, in the booking's transaction
     )
+    hold = verification.hold_minutes(office, verify) if staff is None and fields["email"] else 0
+    hold_until = now + timedelta(minutes=hold) if hold else None
     with transaction():
+        if staff is None:  # staff may still book a blocked address for a caller
+            no_shows.refuse_if_blocked(office, fields["email"], now)
         values = {
             "reference": _new_reference(),
             "token": secrets.token_urlsafe(32),
             "service_id": service.id,
             "start_at": slot.start,
             "end_at": slot.end,
-            "status": "confirmed",
+            "status": "pending" if hold_until else "confirmed",
+            "hold_until": hold_until,
+            "confirm_token": secrets.token_urlsafe(32) if hold_until else None,
             "sequence": 0,
             "created_at": now,
             "created_by_staff_id": staff.id if staff is not None else None,
@@ -215,13 +219,14 @@ def book(
         }
         wish = request.counsellor_id if staff is not None else None
         details = journal.moment(slot.start)
+        email_kind = "verify" if hold_until else "confirm"
         if on_postgresql():  # one statement: the checks, the booking, its place, audit entry and email
             booked = booking_statement.book(
                 office,
                 service,
                 slot,
                 values,
-                journal.booked_values(staff, now, details, bool(fields["email"])),
+                journal.booked_values(staff, now, details, bool(fields["email"]), email_kind),
                 language=fields["counselling_language"],
                 counsellor_id=wish,
                 limit=office.rules.max_active_per_email,  # no address: no bookings of it to count
@@ -247,8 +252,8 @@ def book(
             booking = Booking(id=sql(INSERT_BOOKING, values).scalar_one(), counsellor_id=None, **values)
             make_transient_to_detached(booking)
             db.session.add(booking)
-            _take_place(office, service, slot, booking, wish)
-            queued = journal.record_change(booking, staff, now, "booked", details, "confirm")
+            _take_place(office, service, slot, booking, now, wish)
+            queued = journal.record_change(booking, staff, now, "booked", details, email_kind)
     journal.after_commit(queued)
     return booking
 
@@ -258,10 +263,13 @@ def _take_place(
     service: Service,
     slot: Slot,
     booking: Booking,
+    now: datetime,
     counsellor_id: int | None = None,
     prefer: int | None = None,
 ) -> None:
-    """Claim the place of the booking at `slot` and record its counsellor (None: anonymous)."""
+    """Claim the place of the booking at `slot` (after freeing the holds that ran out there)
+    and record its counsellor (None: anonymous)."""
+    claims.sweep(service, slot.start, slot.end, now)
     counsellor = claims.claim(
         office,
         service,
@@ -271,6 +279,7 @@ def _take_place(
         language=booking.counselling_language,
         counsellor_id=counsellor_id,
         prefer=prefer,
+        hold_until=booking.hold_until,
     )
     if counsellor != booking.counsellor_id:
         sql(claims.SET_COUNSELLOR, {"booking": booking.id, "counsellor": counsellor})
@@ -381,7 +390,7 @@ def move(
             raise InvalidBooking({"start": [_("This appointment was changed meanwhile. Please reload.")]})
         claims.release_all(booking.id)
         db.session.refresh(booking)
-        _take_place(office, service, slot, booking, prefer=booking.counsellor_id)
+        _take_place(office, service, slot, booking, now, prefer=booking.counsellor_id)
         details = f"{journal.moment(old_start, office)} -> {journal.moment(slot.start, office)}"
         reason = (reason or "").strip()
         queued = journal.record_change(

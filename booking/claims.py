@@ -36,8 +36,8 @@ PLACES = "places(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM places WHERE n < :c
 
 
 def anonymous_insert(booking: str, sources: str = "") -> str:
-    return f"""INSERT INTO slot_claims (service_id, start_at, place_no, booking_id)
-SELECT CAST(:service AS VARCHAR(40)), :start, n, {booking} FROM places{sources}
+    return f"""INSERT INTO slot_claims (service_id, start_at, place_no, booking_id, hold_until)
+SELECT CAST(:service AS VARCHAR(40)), :start, n, {booking}, :hold_until FROM places{sources}
 WHERE n NOT IN (SELECT place_no FROM slot_claims WHERE service_id = :service AND start_at = :start)
 AND {NOT_CLOSED}
 ORDER BY n LIMIT 1
@@ -84,18 +84,47 @@ def counsellor_insert(booking: str, closures: bool, sources: str = "") -> str:
     """The chosen one takes every cell, unless staff closed the time. A concurrent claim of a
     shared cell ends in ON CONFLICT DO NOTHING for that cell: fewer rows than cells come back."""
     where = f"WHERE {NOT_CLOSED}" if closures else "WHERE 1 = 1"  # SQLite wants a WHERE here
-    return f"""INSERT INTO counsellor_claims (counsellor_id, minute, booking_id)
-SELECT chosen.counsellor, cells.minute, {booking} FROM chosen, cells{sources}
+    return f"""INSERT INTO counsellor_claims (counsellor_id, minute, booking_id, hold_until)
+SELECT chosen.counsellor, cells.minute, {booking}, :hold_until FROM chosen, cells{sources}
 {where}
 ORDER BY cells.minute
 ON CONFLICT DO NOTHING
 RETURNING counsellor_id"""
 
 
+TIMES = ("start", "end", "hold_until", "now")
+
+
 def with_times(statement: TextClause) -> TextClause:
-    return statement.bindparams(
-        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    """The statement's times bound as UTCDateTime (those it names)."""
+    named = [name for name in TIMES if f":{name}" in statement.text]
+    return statement.bindparams(*(bindparam(name, type_=UTCDateTime()) for name in named))
+
+
+# Holds that ran out (pending bookings never confirmed) in the cells or the slot a claim needs:
+# deleted by the claim's own transaction first, so no task has to run on time for the place to
+# come back. Availability ignores them already (`places.occupancy`).
+SWEEP_COUNSELLOR_CELLS = with_times(
+    text(
+        "DELETE FROM counsellor_claims WHERE hold_until IS NOT NULL AND hold_until <= :now"
+        " AND minute >= CAST(:first AS INTEGER) AND minute < CAST(:last AS INTEGER)"
     )
+)
+SWEEP_SLOT = with_times(
+    text(
+        "DELETE FROM slot_claims WHERE hold_until IS NOT NULL AND hold_until <= :now"
+        " AND service_id = :service AND start_at = :start"
+    )
+)
+
+
+def sweep(service: Service, start: datetime, end: datetime, now: datetime) -> None:
+    """Free the places whose holds ran out at this time, inside the caller's transaction."""
+    cells = rota.cells(start, end)
+    if rota.gives(roster(), service):
+        sql(SWEEP_COUNSELLOR_CELLS, {"now": now, "first": cells.start, "last": cells.stop})
+    else:
+        sql(SWEEP_SLOT, {"now": now, "service": service.id, "start": start})
 
 
 CLAIM_FIRST_FREE_PLACE = with_times(text(f"WITH RECURSIVE {PLACES}\n{anonymous_insert(':booking')}"))
@@ -171,23 +200,30 @@ def claim(
     counsellor_id: int | None = None,
     prefer: int | None = None,
     closures: bool = True,
+    hold_until: datetime | None = None,
 ) -> int | None:
     """Take a place for the booking inside the caller's transaction: a counsellor's time (returns
     the counsellor's id) or an anonymous place (returns None). `counsellor_id` asks for that one
     counsellor, `prefer` tries one first (a move keeps its counsellor when free). Raises `SlotFull`
     when no matching counsellor or place is free, `InvalidBooking` when staff closed the time
-    (unless `closures` is False: staff reassigning an appointment already inside a closure)."""
+    (unless `closures` is False: staff reassigning an appointment already inside a closure).
+    `hold_until`: the place is only held until then (a pending booking). The caller has swept
+    the holds that ran out (`sweep`)."""
     if not rota.gives(roster(), service):
         if language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None:
             raise SlotFull()
-        _claim_anonymous(service, Slot(start, end), booking_id)
+        _claim_anonymous(service, Slot(start, end), booking_id, hold_until)
         return None
     candidates = candidates_for(office, service, start, end, language, counsellor_id)
     cells = rota.cells(start, end)
     for _round in range(CLAIM_ROUNDS):
         if not candidates:
             break
-        params = {**counsellor_params(office, start, end, candidates, prefer), "booking": booking_id}
+        params = {
+            **counsellor_params(office, start, end, candidates, prefer),
+            "booking": booking_id,
+            "hold_until": hold_until,
+        }
         got = sql(_claim_counsellor(len(candidates), closures), params).scalars().all()
         if len(got) == len(cells):
             return got[0]
@@ -203,7 +239,7 @@ def claim(
     raise SlotFull()
 
 
-def _claim_anonymous(service: Service, slot: Slot, booking_id: int) -> None:
+def _claim_anonymous(service: Service, slot: Slot, booking_id: int, hold_until: datetime | None) -> None:
     """Take the first free place of an open slot; the unique key (service, start, place)
     decides races. Raises `SlotFull`, or `InvalidBooking` when staff have closed the slot."""
     values = {
@@ -212,6 +248,7 @@ def _claim_anonymous(service: Service, slot: Slot, booking_id: int) -> None:
         "start": slot.start,
         "end": slot.end,
         "booking": booking_id,
+        "hold_until": hold_until,
     }
     while sql(CLAIM_FIRST_FREE_PLACE, values).scalar() is None:
         if is_closed(slot):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from booking.extensions import limiter
 
 API_CODES = {
     400: "bad_request",
@@ -50,6 +54,12 @@ def _form_page() -> str:
     return url_for("public.home")
 
 
+def _retry_after() -> int:
+    """Seconds until the limit that refused this request lets the next one through."""
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current is not None else 60
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def form_expired(error: CSRFError) -> Response:
@@ -69,7 +79,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         code = error.code or 500
-        if request.path.startswith("/api/"):
+        if code == 429 and request.endpoint == "public.details" and request.method == "POST":
+            from booking.web import public  # the pages import this module's helpers
+
+            response = app.make_response(public.details_limited(_retry_after()))
+        elif request.path.startswith("/api/"):
             response = api_error(code)
         else:
             response = app.make_response(

@@ -39,19 +39,24 @@ BOOKED_CTES = """audit AS (
 ),
 mail AS (
   INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts)
-  SELECT 'confirm:' || b.id, 'confirm', b.id, 0, :j_at, :j_at, 0 FROM b WHERE CAST(:j_email AS BOOLEAN)
+  SELECT CAST(:j_kind AS VARCHAR(20)) || ':' || b.id, CAST(:j_kind AS VARCHAR(20)), b.id, 0, :j_at, :j_at, 0
+  FROM b WHERE CAST(:j_email AS BOOLEAN)
   RETURNING id
 )"""
 BOOKED_TIMES = ("j_at",)
 
 
-def booked_values(staff: Staff | None, now: datetime, details: str, email: bool) -> dict[str, object]:
-    """The parameters of BOOKED_CTES: who booked, when, what, and whether an email goes out."""
+def booked_values(
+    staff: Staff | None, now: datetime, details: str, email: bool, kind: str = "confirm"
+) -> dict[str, object]:
+    """The parameters of BOOKED_CTES: who booked, when, what, and whether an email goes out
+    (`kind`: the confirmation, or the request to confirm a pending booking)."""
     return {
         "j_staff": staff.id if staff is not None else None,
         "j_at": now,
         "j_details": details,
         "j_email": email,
+        "j_kind": kind,
     }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +16,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +43,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Claims that only hold a place (of a pending booking) are few: a partial index finds the ones
+# that ran out, which the next claim of the same time deletes (`booking.claims.sweep`).
+HOLDS = {
+    "sqlite_where": text("hold_until IS NOT NULL"),
+    "postgresql_where": text("hold_until IS NOT NULL"),
+}
 
 
 class Booking(db.Model):
@@ -76,6 +88,10 @@ class Booking(db.Model):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     # Set when the retention period has passed and the personal data was removed.
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A pending booking (status "pending": made online, its email link not yet opened) holds its
+    # place until `hold_until`; only `confirm_token`, sent in that email, confirms it.
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirm_token: Mapped[str | None] = mapped_column(String(64))
 
     claim: Mapped[SlotClaim | None] = relationship(back_populates="booking", uselist=False)
 
@@ -83,11 +99,25 @@ class Booking(db.Model):
         Index("ix_bookings_service_start", "service_id", "start_at"),
         Index("ix_bookings_email_status", "email", "status"),
         Index("ix_bookings_counsellor_start", "counsellor_id", "start_at"),
+        Index("ix_bookings_confirm_token", "confirm_token", unique=True),
     )
 
     @property
     def active(self) -> bool:
         return self.status == "confirmed"
+
+    @staticmethod
+    def taking_place(now: datetime) -> ColumnElement[bool]:
+        """In SQL: confirmed, or pending with its hold running on (the bookings whose places
+        are taken)."""
+        return or_(
+            Booking.status == "confirmed",
+            and_(Booking.status == "pending", Booking.hold_until > now),
+        )
+
+    def holding(self, now: datetime) -> bool:
+        """Pending and its hold has not run out: its place is taken, it awaits its email link."""
+        return self.status == "pending" and self.hold_until is not None and self.hold_until > now
 
 
 class SlotClaim(db.Model):
@@ -101,10 +131,15 @@ class SlotClaim(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     place_no: Mapped[int] = mapped_column(Integer)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), unique=True)
+    # The place of a pending booking is held until then (None: taken for good); see HOLDS.
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     booking: Mapped[Booking] = relationship(back_populates="claim")
 
-    __table_args__ = (UniqueConstraint("service_id", "start_at", "place_no"),)
+    __table_args__ = (
+        UniqueConstraint("service_id", "start_at", "place_no"),
+        Index("ix_slot_claims_hold_until", "hold_until", **HOLDS),
+    )
 
 
 class CounsellorClaim(db.Model):
@@ -120,6 +155,14 @@ class CounsellorClaim(db.Model):
     counsellor_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # cell start, minutes since the epoch
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # as in SlotClaim
+
+    __table_args__ = (Index("ix_counsellor_claims_hold_until", "hold_until", **HOLDS),)
+
+
+# The emails a booking gets at most once, whatever its sequence: the request to confirm it (a
+# pending booking) and the confirmation.
+ONCE_PER_BOOKING = ("verify", "confirm")
 
 
 class Outbox(db.Model):
@@ -148,7 +191,7 @@ class Outbox(db.Model):
     def row(kind: str, booking_id: int, sequence: int, now: datetime) -> dict[str, object]:
         """The columns of a new email, due at once. Its key keeps it single: a confirmation once
         per booking; a cancellation, move or reminder once per booking and sequence."""
-        key = f"{kind}:{booking_id}" if kind == "confirm" else f"{kind}:{booking_id}:{sequence}"
+        key = f"{kind}:{booking_id}" if kind in ONCE_PER_BOOKING else f"{kind}:{booking_id}:{sequence}"
         return {
             "dedupe_key": key,
             "kind": kind,
@@ -309,6 +352,19 @@ class AuditEvent(db.Model):
     details: Mapped[str | None] = mapped_column(Text)
 
     staff: Mapped[Staff | None] = relationship()
+
+
+class NoShowLift(db.Model):
+    """Staff lifted an address's no-show block: its no-shows up to `lifted_at` no longer count
+    (see `booking.no_shows`). An address is personal data: retention removes the row once it can
+    no longer matter."""
+
+    __tablename__ = "no_show_lifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    lifted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
 
 
 class FeedToken(db.Model):

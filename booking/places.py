@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import ColumnElement, func, literal, or_, select, union_all, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking import journal, microcache, rota
-from booking.claims import claim, release_all
+from booking import clock, journal, microcache, rota
+from booking.claims import claim, release_all, sweep
 from booking.extensions import db, sql, transaction
 from booking.models import Absence, Booking, CounsellorClaim, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
@@ -33,9 +33,18 @@ from booking.schedule import Closure, Slot, bookable_slots, local_bounds, window
 # --- free places ----------------------------------------------------------------------------
 
 
-def occupancy(low: datetime, high: datetime, apart_from: int | None) -> tuple[Occupancy, list[Closure]]:
+def _held(table: type[CounsellorClaim] | type[SlotClaim], now: datetime) -> ColumnElement[bool]:
+    """A claim that takes its place: for good, or held by a pending booking whose hold runs on."""
+    return or_(table.hold_until.is_(None), table.hold_until > now)
+
+
+def occupancy(
+    low: datetime, high: datetime, apart_from: int | None, now: datetime | None = None
+) -> tuple[Occupancy, list[Closure]]:
     """The counsellors' taken cells and absences and the staff closures between `low` and `high`,
-    from one query; the cells of booking `apart_from` (one being moved) do not count."""
+    from one query; the cells of booking `apart_from` (one being moved) do not count, nor those
+    whose hold ran out by `now` (default: the clock's)."""
+    now = now or clock.now()
 
     def query() -> tuple[Occupancy, list[Closure]]:
         cells = rota.cells(low, high)
@@ -48,6 +57,7 @@ def occupancy(low: datetime, high: datetime, apart_from: int | None) -> tuple[Oc
             CounsellorClaim.counsellor_id.in_([c.id for c in roster()]),
             CounsellorClaim.minute >= cells.start,
             CounsellorClaim.minute < cells.stop,
+            _held(CounsellorClaim, now),
         )
         if apart_from is not None:
             claims = claims.where(CounsellorClaim.booking_id != apart_from)
@@ -73,14 +83,20 @@ def occupancy(low: datetime, high: datetime, apart_from: int | None) -> tuple[Oc
 
 
 def _anonymous_occupancy(
-    service: Service, low: datetime, high: datetime
+    service: Service, low: datetime, high: datetime, now: datetime
 ) -> tuple[dict[datetime, int], list[Closure]]:
-    """Taken places per slot start and the staff closures between `low` and `high`: one query."""
+    """Taken places per slot start (holds that ran out by `now` left out) and the staff closures
+    between `low` and `high`: one query."""
 
     def query() -> tuple[dict[datetime, int], list[Closure]]:
         claims = (
             select(SlotClaim.start_at, func.count(SlotClaim.id), literal(None, UTCDateTime()))
-            .where(SlotClaim.service_id == service.id, SlotClaim.start_at >= low, SlotClaim.start_at < high)
+            .where(
+                SlotClaim.service_id == service.id,
+                SlotClaim.start_at >= low,
+                SlotClaim.start_at < high,
+                _held(SlotClaim, now),
+            )
             .group_by(SlotClaim.start_at)
         )
         closed = select(ClosureRow.start_at, literal(0), ClosureRow.end_at).where(
@@ -122,12 +138,12 @@ def availability(
     low, high = local_bounds(office, first_day, last_day)
     counsellors = roster()
     if not rota.gives(counsellors, service):
-        taken, closures = _anonymous_occupancy(service, low, high)
+        taken, closures = _anonymous_occupancy(service, low, high, now)
         slots = bookable_slots(office, service, first_day, last_day, now, closures, enforce_notice)
         if language not in (None, DEFAULT_LANGUAGE):
             return [(slot, 0) for slot in slots]
         return [(slot, max(service.capacity - taken.get(slot.start_utc, 0), 0)) for slot in slots]
-    taken_cells, closures = occupancy(low, high, apart_from)
+    taken_cells, closures = occupancy(low, high, apart_from, now)
     return [
         (slot, rota.free_places(office, service, slot.start, slot.end, counsellors, taken_cells, language))
         for slot in bookable_slots(office, service, first_day, last_day, now, closures, enforce_notice)
@@ -268,6 +284,7 @@ def reassign(
                 {"counsellor": [_("This appointment was changed meanwhile. Please reload.")]}
             )
         release_all(booking.id)
+        sweep(service, booking.start_at, booking.end_at, now)
         chosen = claim(
             office,
             service,

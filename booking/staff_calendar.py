@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from booking import places, roster, rota
+from booking import clock, places, roster, rota
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox, Staff
 from booking.models import Closure as ClosureRow
@@ -99,7 +99,8 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
     closures = closures_on(office, day, day)
     periods = [Closure(c.start_at, c.end_at) for c in closures]
     counsellors = roster.roster()
-    taken, _closures = places.occupancy(low, high, None)
+    now = clock.now()
+    taken, _closures = places.occupancy(low, high, None, now)
     shown = [c for c in counsellors if c.id == counsellor] if counsellor is not None else counsellors
     problems = {
         b.id: problem
@@ -122,7 +123,7 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
                 free = (
                     0
                     if counsellor is not None
-                    else max(service.capacity - sum(1 for b in here if b.active), 0)
+                    else max(service.capacity - sum(1 for b in here if b.active or b.holding(now)), 0)
                 )
             rows.append(
                 SlotRow(
@@ -181,7 +182,7 @@ def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]
         (service_id, start): count
         for service_id, start, count in db.session.execute(
             select(Booking.service_id, Booking.start_at, func.count(Booking.id))
-            .where(Booking.status == "confirmed", Booking.start_at >= low, Booking.start_at < high)
+            .where(Booking.taking_place(clock.now()), Booking.start_at >= low, Booking.start_at < high)
             .group_by(Booking.service_id, Booking.start_at)
         ).all()
     }

@@ -4,6 +4,7 @@ is set), a pinned clock, a test client and a CLI runner."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,11 +17,23 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from booking import create_app
 from booking.extensions import db
+from booking.office import DEFAULT_OFFICE_FILE
 from config import database_url
 from tests.mailsink import SmtpSink
 
 # A Friday morning; the next week (29 March 2027) is the first after the DST change.
 FIXED_NOW = datetime(2027, 3, 26, 9, 0, tzinfo=UTC)
+
+# The suite's office: the shipped KI file without email verification, so that a booking is
+# confirmed at once as the most tests need; tests/integration/test_verification.py and the flows
+# in tests/e2e turn it on again (the shipped file has it on).
+VERIFICATION_LINE = "verify_email_minutes = 30\n"
+_SHIPPED = DEFAULT_OFFICE_FILE.read_text(encoding="utf-8")
+assert VERIFICATION_LINE in _SHIPPED, "the shipped office file no longer turns verification on"
+SUITE_OFFICE_TEXT = _SHIPPED.replace(VERIFICATION_LINE, "")
+SUITE_OFFICE_FILE = os.path.join(tempfile.mkdtemp(prefix="termine-suite-"), "office.toml")
+with open(SUITE_OFFICE_FILE, "w", encoding="utf-8") as _file:
+    _file.write(SUITE_OFFICE_TEXT)
 
 
 def required_service(variable: str) -> str | None:
@@ -83,6 +96,7 @@ def make_app(uri: str, clock: Clock, instance: str, **overrides: object) -> Flas
         "MAIL_BACKEND": "file",
         "AVAILABILITY_CACHE_SECONDS": 0,  # tests read their own writes across apps and processes
         "INSTANCE_PATH": instance,
+        "OFFICE_CONFIG": SUITE_OFFICE_FILE,
         **overrides,
     }
     return create_app(config)

@@ -32,7 +32,7 @@ from booking.notify import ics
 from booking.office import Office
 from booking.web.templating import day_label, time_label
 
-KINDS = ("confirm", "cancel", "move", "reminder")
+KINDS = ("verify", "confirm", "cancel", "move", "reminder")
 RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -162,6 +162,8 @@ def _subject(kind: str, when: dict[str, str]) -> str:
         return _("Moved: your appointment is now on %(date)s at %(time)s", **when)
     if kind == "reminder":
         return _("Reminder: your appointment on %(date)s at %(time)s", **when)
+    if kind == "verify":
+        return _("Please confirm: your appointment on %(date)s at %(time)s", **when)
     return _("Confirmed: your appointment on %(date)s at %(time)s", **when)
 
 
@@ -225,6 +227,8 @@ def build_message(
     if not booking.email:
         raise ValueError("the booking has no email address")
     links = {"manage_url": manage_url(booking), "calendar_url": calendar_url(booking)}
+    if kind == "verify":  # the only key that confirms it; the booking's own link comes after
+        links = {"confirm_url": external_url("public.confirm_page", token=booking.confirm_token)}
     method = "CANCEL" if kind == "cancel" else ics.method_for(booking)
     with force_locale(booking.language):
         when = {"date": day_label(booking.start_at), "time": time_label(booking.start_at)}
@@ -245,9 +249,10 @@ def build_message(
             "_": gettext,
             **links,
         }
+        if kind == "verify":
+            context["hold_until"] = time_label(booking.hold_until or booking.start_at)
         text = _render(f"email/{kind}.txt", context)
         html = _render(f"email/{kind}.html", context)
-    calendar = ics.booking_calendar(booking, office, manage_url=links["manage_url"], method=method, stamp=now)
 
     from_header, envelope_from = sender_address(office)
     recipient = _address(booking.email)
@@ -257,15 +262,21 @@ def build_message(
         ALTERNATIVE,
         [_leaf('text/plain; charset="utf-8"', _text(text)), _leaf('text/html; charset="utf-8"', _text(html))],
     )
-    invite = _leaf(
-        f'text/calendar; method="{method}"; charset="utf-8"',
-        calendar,
-        ("Content-Disposition", 'attachment; filename="invite.ics"'),
-    )
+    parts = [alternative]
+    if kind != "verify":  # no calendar entry for a time that is not booked yet
+        calendar = ics.booking_calendar(
+            booking, office, manage_url=links["manage_url"], method=method, stamp=now
+        )
+        invite = _leaf(
+            f'text/calendar; method="{method}"; charset="utf-8"',
+            calendar,
+            ("Content-Disposition", 'attachment; filename="invite.ics"'),
+        )
+        parts.append(invite)
     raw = _multipart(
         "mixed",
         MIXED,
-        [alternative, invite],
+        parts,
         ("From", from_header),
         ("To", _mailbox("To", booking.name, recipient)),
         ("Reply-To", _mailbox("Reply-To", office.name, office.email)),

@@ -287,6 +287,8 @@ def skip_reason(row: Outbox, booking: Subject, now: datetime) -> str | None:
         return "skipped: no address"
     if booking.end_at <= now:
         return "skipped: the appointment is over"
+    if row.kind == "verify":  # the request to confirm: only while the hold runs on
+        return None if booking.holding(now) else "skipped: no longer waiting for confirmation"
     if row.kind != "cancel" and booking.status != "confirmed":
         return "skipped: the appointment is cancelled"
     if row.kind in ("move", "reminder") and row.sequence < booking.sequence:

@@ -22,7 +22,21 @@ MAX_RANGE_DAYS = 92
 
 
 def booking_json(booking: Booking) -> dict[str, Any]:
+    """The booking as the API shows it. A pending one carries no key to it (`token`,
+    `manage_url`): only the link in its email confirms it, and only then is it the resident's."""
     tz = current_office().timezone
+    if booking.status == "pending":
+        return {
+            "reference": booking.reference,
+            "service": booking.service_id,
+            "start": booking.start_at.astimezone(tz).isoformat(),
+            "end": booking.end_at.astimezone(tz).isoformat(),
+            "status": "pending" if booking.holding(clock.now()) else "expired",
+            "hold_until": booking.hold_until.astimezone(tz).isoformat() if booking.hold_until else None,
+            "language": booking.language,
+            "counselling_language": booking.counselling_language,
+            "interpreter": booking.interpreter,
+        }
     return {
         "reference": booking.reference,
         "token": booking.token,
@@ -125,8 +139,7 @@ def challenge() -> Response:
 
 
 @bp.post("/bookings")
-@limits.booking_per_address
-@limits.booking_per_email
+@limits.bookings
 def create_booking() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -179,9 +192,11 @@ def create_booking() -> Response | tuple[Response, int]:
             else:
                 message = _("Every place at this time is taken.")
             return api_error(409, "slot_full", message)
+    limits.made(booking.status)
     response = jsonify(booking_json(booking))
     response.status_code = 201
-    response.headers["Location"] = url_for("api.get_booking", token=booking.token)
+    if booking.status != "pending":
+        response.headers["Location"] = url_for("api.get_booking", token=booking.token)
     return response
 
 

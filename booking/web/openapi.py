@@ -108,8 +108,19 @@ SPEC: dict[str, Any] = {
                 },
                 "responses": {
                     "201": {
-                        "description": "Booked",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Booking"}}},
+                        "description": "Booked; or pending (with email verification on), holding its place "
+                        "until `hold_until`: only the link in its email confirms it, and the answer carries "
+                        "no key to it",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/Booking"},
+                                        {"$ref": "#/components/schemas/PendingBooking"},
+                                    ]
+                                }
+                            }
+                        },
                     },
                     "400": _error("The body is not a JSON object"),
                     "409": _error(
@@ -273,6 +284,21 @@ SPEC: dict[str, Any] = {
                     "counselling_language": NULLABLE_TEXT,
                     "interpreter": NULLABLE_TEXT,
                     "manage_url": {"type": "string"},
+                },
+            },
+            "PendingBooking": {
+                "type": "object",
+                "required": ["reference", "service", "start", "end", "status", "hold_until"],
+                "properties": {
+                    "reference": {"type": "string"},
+                    "service": {"type": "string"},
+                    "start": {"type": "string", "format": "date-time"},
+                    "end": {"type": "string", "format": "date-time"},
+                    "status": {"type": "string", "enum": ["pending", "expired"]},
+                    "hold_until": {"type": "string", "format": "date-time"},
+                    "language": {"type": "string"},
+                    "counselling_language": NULLABLE_TEXT,
+                    "interpreter": NULLABLE_TEXT,
                 },
             },
         }

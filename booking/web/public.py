@@ -20,7 +20,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -201,9 +201,24 @@ def week(service_id: str) -> str:
 
 
 @bp.route("/book/<service_id>/details", methods=["GET", "POST"])
-@limits.booking_per_address
-@limits.booking_per_email
+@limits.bookings
 def details(service_id: str) -> Response | tuple[str, int] | str:
+    return _details(service_id)
+
+
+def details_limited(wait_seconds: int) -> Response | tuple[str, int] | str:
+    """The form sent too often (a rate limit): shown again with everything typed and how long
+    to wait, booking nothing."""
+    minutes = max(1, -(-wait_seconds // 60))
+    message = ngettext(
+        "Too many bookings were sent from here. Please wait %(num)d minute and send the form again.",
+        "Too many bookings were sent from here. Please wait %(num)d minutes and send the form again.",
+        minutes,
+    )
+    return _details(request.view_args["service_id"], limited=message)
+
+
+def _details(service_id: str, limited: str | None = None) -> Response | tuple[str, int] | str:
     office, service = current_office(), _service_or_404(service_id)
     form = BookingForm()
     # The choice travels in the address (the form posts to it), so a language switch or a form
@@ -219,7 +234,11 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
         return redirect(url_for("public.week", service_id=service.id, **choice.args()))
     form.start.data = slot.start.isoformat()
     status = 200
-    if request.method == "POST":
+    if limited is not None:
+        form.validate()  # the fields' own errors with the limit's message
+        flash(limited, "error")
+        status = 429
+    elif request.method == "POST":
         status = 422
         booking_request = booking_request_of(
             form,
@@ -245,6 +264,10 @@ def details(service_id: str) -> Response | tuple[str, int] | str:
                 booking = bookings.book(
                     office, booking_request, clock.now(), languages=languages, verify=verify
                 )
+                limits.made(booking.status)
+                if booking.status == "pending":  # the page says what happens next, with no key to it
+                    session["pending"] = booking.reference
+                    return redirect(url_for("public.check_email"))
                 return redirect(url_for("public.manage", token=booking.token, new=1))
         except InvalidBooking as invalid:
             for field, messages in invalid.errors.items():

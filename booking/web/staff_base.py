@@ -1,7 +1,8 @@
 """The staff blueprint and who may use which of its pages. The staff pages live in modules by
-page family (`staff`, `staff_closures`, `staff_absences`, `staff_accounts`, `staff_exports`), all on
-this blueprint. Every route names the permission it needs (`@requires`); the check sits on the
-blueprint, so a route without one answers 403 to everyone and a new route cannot forget it."""
+page family (`staff`, `staff_closures`, `staff_absences`, `staff_accounts`, `staff_exports`,
+`staff_no_shows`), all on this blueprint. Every route names the permission it needs (`@requires`);
+the check sits on the blueprint, so a route without one answers 403 to everyone and a new route
+cannot forget it."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "export",
             "feed",
             "emails",
+            "no_shows",
             "accounts",
             "own_account",
         }
@@ -53,6 +55,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "export",
             "feed",
             "emails",
+            "no_shows",
             "own_account",
         }
     ),  # fmt: skip
@@ -133,17 +136,20 @@ def date_arg(name: str, default: date) -> date:
 def _audit_action(action: str) -> str:
     return {
         "booked": _("Booked"),
+        "confirmed": _("Confirmed by the resident (email link)"),
         "cancelled": _("Cancelled"),
         "moved": _("Moved"),
         "reassigned": _("Given to another counsellor"),
         "attended": _("Marked as attended"),
         "no_show": _("Marked as no-show"),
         "attendance_cleared": _("Attendance reset"),
+        "no_show_lifted": _("No-show block lifted"),
     }.get(action, action)
 
 
 def _email_kind(kind: str) -> str:
     return {
+        "verify": _("Request to confirm"),
         "confirm": _("Confirmation"),
         "cancel": _("Cancellation"),
         "move": _("New time"),

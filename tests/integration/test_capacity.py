@@ -18,9 +18,8 @@ from sqlalchemy import func, insert, select
 from booking import rota
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, SlotClaim
-from booking.office import DEFAULT_OFFICE_FILE
 from booking.rota import CELL_MINUTES
-from tests.conftest import Clock, make_app
+from tests.conftest import SUITE_OFFICE_TEXT, Clock, make_app
 from tests.integration.staff_support import HOUR_LONG, create_counsellor
 
 # FIXED_NOW is Good Friday 2027-03-26; Tuesday 30 March is the first open day (capacity 2).
@@ -41,7 +40,7 @@ def race_app_with(request: pytest.FixtureRequest, clock: Clock, tmp_path) -> Ite
 
     def build(services: str = "") -> Flask:
         office = tmp_path / "office.toml"
-        office.write_text(DEFAULT_OFFICE_FILE.read_text(encoding="utf-8") + services, encoding="utf-8")
+        office.write_text(SUITE_OFFICE_TEXT + services, encoding="utf-8")
         app = make_app(uri, clock, str(tmp_path / "instance"), OFFICE_CONFIG=str(office))
         with app.app_context():
             db.drop_all()

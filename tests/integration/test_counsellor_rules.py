@@ -36,14 +36,13 @@ from booking.models import (
     SlotClaim,
     Staff,
 )
-from booking.office import DEFAULT_OFFICE_FILE
 from booking.refusals import InvalidBooking, SlotFull, TooLate
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, SUITE_OFFICE_TEXT
 from tests.integration.staff_support import HOUR_LONG, create_counsellor, create_staff
 
 DAYS = (date(2027, 3, 30), date(2027, 3, 31), date(2027, 4, 1))  # Tuesday to Thursday
 SERVICES = {"beratung": 30, "lang": 60}
-OFFICE_FILE = DEFAULT_OFFICE_FILE.read_text(encoding="utf-8") + HOUR_LONG
+OFFICE_FILE = SUITE_OFFICE_TEXT + HOUR_LONG
 # Weekly hours an admin may set (None: the opening hours).
 HOURS: list[dict[int, list[str]] | None] = [
     None,

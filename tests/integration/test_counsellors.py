@@ -16,15 +16,14 @@ from sqlalchemy import func, select
 from booking import absences, accounts, bookings, closures, places, roster
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, SlotClaim, Staff
-from booking.office import DEFAULT_OFFICE_FILE
 from booking.refusals import InvalidBooking, SlotFull
-from tests.conftest import FIXED_NOW, snapshot
+from tests.conftest import FIXED_NOW, SUITE_OFFICE_TEXT, snapshot
 from tests.integration.staff_support import HOUR_LONG, create_counsellor, create_staff
 
 TUESDAY = date(2027, 3, 30)
 # The shipped office plus an hour-long service on a half-hour grid, and one nobody counsels.
 OFFICE_FILE = (
-    DEFAULT_OFFICE_FILE.read_text(encoding="utf-8")
+    SUITE_OFFICE_TEXT
     + HOUR_LONG
     + """
 [[services]]

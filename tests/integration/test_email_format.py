@@ -75,6 +75,7 @@ def expected_subject(kind: str, language: str) -> str:
             "cancel": _("Cancelled: your appointment on %(date)s at %(time)s", **when),
             "move": _("Moved: your appointment is now on %(date)s at %(time)s", **when),
             "reminder": _("Reminder: your appointment on %(date)s at %(time)s", **when),
+            "verify": _("Please confirm: your appointment on %(date)s at %(time)s", **when),
         }[kind]
 
 
@@ -83,8 +84,9 @@ def expected_subject(kind: str, language: str) -> str:
 def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
     app: Flask, kind: str, language: str
 ) -> None:
-    status = "cancelled" if kind == "cancel" else "confirmed"
-    built = build(app, kind, language=language, status=status)
+    status = {"cancel": "cancelled", "verify": "pending"}.get(kind, "confirmed")
+    pending = {"hold_until": NOW.replace(minute=30), "confirm_token": "c" * 43} if kind == "verify" else {}
+    built = build(app, kind, language=language, status=status, **pending)
     assert built.recipients == ["anna@example.org"]
     assert built.envelope_from == OFFICE_ADDRESS
     assert built.message_id == f"<termine.{kind}.7.ABCD-EFGH@kreis-heinsberg.example>"
@@ -102,8 +104,7 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
         ("multipart/alternative", True),
         ("text/plain", False),
         ("text/html", False),
-        ("text/calendar", False),
-    ]
+    ] + ([] if kind == "verify" else [("text/calendar", False)])  # no entry for a time not booked yet
     assert all(part.defects == [] for part in message.walk())
     assert str(message["Subject"]) == expected_subject(kind, language)
     assert message["To"].addresses[0].display_name == "Anna Müller"
@@ -116,10 +117,15 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
     assert message["MIME-Version"] == "1.0"
     assert message["Date"].datetime == NOW
 
-    _mixed, _alternative, plain, html, invite = message.walk()
+    _mixed, _alternative, plain, html, *invites = message.walk()
     assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
     assert "ABCD-EFGH" in plain.get_content() and "ABCD-EFGH" in html.get_content()
     assert f'<html lang="{language}"' in html.get_content()
+    if kind == "verify":
+        assert "/confirm/" + "c" * 43 in plain.get_content() and "/confirm/" + "c" * 43 in html.get_content()
+        assert "t" * 32 not in plain.get_content() + html.get_content()  # not the booking's own link yet
+        return
+    [invite] = invites
     assert invite.get_content_disposition() == "attachment"
     assert invite.get_filename() == "invite.ics"
     assert invite.get_param("charset") == "utf-8"

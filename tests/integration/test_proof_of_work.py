@@ -18,8 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from booking import bookings
+from booking.extensions import db
+from booking.models import Booking
 from booking.office import DEFAULT_OFFICE_FILE
 from booking.proof_of_work import FIELDS, LIFETIME
 from tests.conftest import required_service, snapshot
@@ -30,13 +33,16 @@ SECOND = "2027-03-30T09:00:00+02:00"
 DETAILS = f"/book/beratung/details?start={quote(FIRST)}"
 
 
-def office_file(tmp_path: Path, proof_of_work: bool) -> str:
-    """The shipped office file with `proof_of_work` set as asked (whatever it ships with)."""
-    text = re.sub(r"(?m)^proof_of_work = .*\n", "", DEFAULT_OFFICE_FILE.read_text(encoding="utf-8"))
-    text = text.replace(
-        "retention_days = 90\n", f"retention_days = 90\nproof_of_work = {str(proof_of_work).lower()}\n"
+def office_file(tmp_path: Path, proof_of_work: bool, verify_email_minutes: int = 0) -> str:
+    """The shipped office file with `proof_of_work` and email verification set as asked (whatever it
+    ships with): proof of work is tested on its own, verification off unless asked for."""
+    text = DEFAULT_OFFICE_FILE.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(proof_of_work|verify_email_minutes) = .*\n", "", text)
+    settings = (
+        f"proof_of_work = {str(proof_of_work).lower()}\nverify_email_minutes = {verify_email_minutes}\n"
     )
-    path = tmp_path / f"office-pow-{proof_of_work}.toml"
+    text = text.replace("retention_days = 90\n", "retention_days = 90\n" + settings)
+    path = tmp_path / f"office-pow-{proof_of_work}-{verify_email_minutes}.toml"
     path.write_text(text, encoding="utf-8")
     return str(path)
 
@@ -219,18 +225,36 @@ def test_the_widget_speaks_the_page_language(pow_client: FlaskClient):
     assert english["label"] == "Automatic security check"
 
 
-def test_the_form_books_with_a_solved_challenge(pow_client: FlaskClient, monkeypatch):  # type: ignore[no-untyped-def]
+def test_the_form_books_with_a_solved_challenge(pow_app: Flask, pow_client: FlaskClient, monkeypatch):  # type: ignore[no-untyped-def]
     calls = spy_on_book(monkeypatch)
     response = pow_client.post(DETAILS, data=form(altcha=solved(pow_client)))
     assert response.status_code == 302 and "/b/" in response.headers["Location"]
-    assert calls == [None]  # as the office file says
+    assert calls == [None]  # as the office file says: here without verification
+    assert statuses(pow_app) == ["confirmed"]
 
 
-def test_the_form_without_javascript_books_through_email_verification(pow_client: FlaskClient, monkeypatch):  # type: ignore[no-untyped-def]
-    calls = spy_on_book(monkeypatch)
+def test_the_form_without_javascript_books_through_email_verification(
+    pow_app: Flask, pow_client: FlaskClient
+):
+    """The office file has no email verification, yet a form without a solution must confirm by email."""
+    assert not pow_app.extensions["office"].rules.verify_email_minutes
     response = pow_client.post(DETAILS, data=form())
-    assert response.status_code == 302 and "/b/" in response.headers["Location"]
-    assert calls == [True]
+    assert response.status_code == 302 and response.headers["Location"].endswith("/book/check-email")
+    assert statuses(pow_app) == ["pending"]
+
+
+def test_with_verification_on_a_solved_challenge_is_pending_as_the_office_file_says(app_with, tmp_path):  # type: ignore[no-untyped-def]
+    app = app_with(OFFICE_CONFIG=office_file(tmp_path, True, verify_email_minutes=30))
+    client = app.test_client()
+    assert (
+        client.post(DETAILS, data=form(altcha=solved(client)))
+        .headers["Location"]
+        .endswith("/book/check-email")
+    )
+    assert (
+        post(client, altcha=solved(client), start=SECOND, email="b@example.org").json["status"] == "pending"
+    )
+    assert statuses(app) == ["pending", "pending"]
 
 
 def test_the_form_without_proof_of_work_leaves_verification_to_the_office_file(
@@ -239,6 +263,11 @@ def test_the_form_without_proof_of_work_leaves_verification_to_the_office_file(
     calls = spy_on_book(monkeypatch)
     assert client.post(DETAILS, data=form()).status_code == 302
     assert calls == [None]
+
+
+def statuses(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(Booking.status).order_by(Booking.id)))
 
 
 @pytest.mark.parametrize("reason", ["reused", "expired", "wrong"])

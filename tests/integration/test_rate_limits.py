@@ -70,3 +70,74 @@ def test_the_resident_sees_a_friendly_page_when_limited(limited):
     assert "Too many requests. Please wait a moment and try again." in response.text
     assert "Retry-After" in response.headers
     assert '<html lang="en"' in response.text
+
+
+# --- a limit is no weapon against a resident -------------------------------------------------------
+
+SHIPPED_LIMITS = {"RATELIMIT_ENABLED": True}  # the limits of config.py, as in production
+
+
+def refused(client, email: str, ip: str):  # type: ignore[no-untyped-def]
+    """A request carrying `email` that is refused (no name): what anyone can send."""
+    return client.post(
+        "/api/v1/bookings",
+        environ_base={"REMOTE_ADDR": ip},
+        json={"service": "beratung", "start": STARTS[0], "name": "", "email": email},
+    )
+
+
+def test_refused_requests_carrying_someones_address_do_not_lock_them_out(app_with):
+    """The attack: requests with the victim's address that are refused on purpose, from many
+    addresses, used to count against the victim's per-email limit (429 for a day)."""
+    app = app_with(**SHIPPED_LIMITS)
+    client = app.test_client()
+    for n in range(40):
+        assert refused(client, "victim@example.org", f"203.0.113.{n}").status_code == 422
+    assert post(client, STARTS[1], "victim@example.org", ip="198.51.100.7").status_code == 201
+
+
+def test_spellings_of_one_address_count_as_one(app_with):
+    app = app_with(**LIMITS)  # 2 bookings per minute per email
+    client = app.test_client()
+    assert post(client, STARTS[0], "Jana@Bücher.example", ip="203.0.113.1").status_code == 201
+    assert post(client, STARTS[1], "jana@xn--bcher-kva.example", ip="203.0.113.2").status_code == 201
+    assert post(client, STARTS[2], "JANA@BÜCHER.EXAMPLE", ip="203.0.113.3").status_code == 429
+    with app.app_context():
+        stored = set(db.session.scalars(select(Booking.email)))
+    assert stored == {"jana@xn--bcher-kva.example"}
+
+
+def test_a_family_booking_from_one_phone_is_not_stopped_by_its_own_typos(app_with):
+    app = app_with(**SHIPPED_LIMITS)
+    client = app.test_client()
+    phone = "198.51.100.30"
+    for person, start in enumerate(STARTS):
+        for _typo in range(4):
+            assert refused(client, f"person{person}@example.org", phone).status_code == 422
+        assert post(client, start, f"person{person}@example.org", ip=phone).status_code == 201
+    assert count(app) == len(STARTS)
+
+
+def test_a_flood_of_refused_requests_from_one_address_is_limited(app_with):
+    app = app_with(**{**LIMITS, "BOOKING_ATTEMPT_RATE_LIMIT": "5 per minute"})
+    client = app.test_client()
+    answers = [refused(client, f"x{n}@example.org", "192.0.2.9").status_code for n in range(6)]
+    assert answers == [422] * 5 + [429]
+    assert post(client, STARTS[0], "other@example.org", ip="192.0.2.10").status_code == 201
+
+
+def test_a_limited_form_is_shown_again_with_what_was_typed_and_how_long_to_wait(limited):
+    client = limited.test_client()
+    url = "/book/beratung/details?start=2027-03-30T10:00"
+    typed = {"name": "Amira Haddad", "email": "amira@example.org", "phone": "02452 99", "consent": "y"}
+    for start in STARTS[:2]:  # two bookings from this address: the limit of the fixture
+        client.post(
+            f"/book/beratung/details?start={start}", data={**typed, "email": f"{start[-5:-3]}@example.org"}
+        )
+    response = client.post(url, data={**typed, "note": "Aufenthaltstitel"}, headers={"Accept-Language": "en"})
+    assert response.status_code == 429
+    assert "Please wait 1 minute and send the form again." in response.text
+    for value in ("Amira Haddad", "amira@example.org", "02452 99", "Aufenthaltstitel"):
+        assert value in response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert count(limited) == 2

@@ -19,7 +19,7 @@ from tests.integration.staff_support import PASSWORD, book_at, create_counsellor
 
 ADMIN, RECEPTION, COUNSELLOR = "admin", "reception", "counsellor"
 EVERYONE = {ADMIN, RECEPTION, COUNSELLOR}
-DESK = {ADMIN, RECEPTION}  # calendar, bookings, closures, absences, exports
+DESK = {ADMIN, RECEPTION}  # calendar, bookings, closures, absences, exports, no-show blocks
 # Who may use each staff endpoint, written from the contract, not read from the code.
 ALLOWED: dict[str, set[str]] = {
     "staff.day": EVERYONE,
@@ -45,6 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     "staff.export": DESK,
     "staff.feed_settings": DESK,
     "staff.rotate_feed": DESK,
+    "staff.no_show_blocks": DESK,
+    "staff.lift_no_show_block": DESK,
     "staff.accounts": {ADMIN},
     "staff.account": {ADMIN},
     "staff.account_new": {ADMIN},
