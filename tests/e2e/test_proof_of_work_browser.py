@@ -5,6 +5,7 @@ right to left), passes axe; without JavaScript the form books all the same."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,6 +136,13 @@ def test_a_form_sent_while_the_widget_still_solves_goes_once_it_is_solved(
     browser, base_url, live_app, monkeypatch
 ):
     calls = spy_on_book(monkeypatch)  # the app serves from this process
+    new_challenge = challenges.new
+
+    def slow_challenge() -> dict[str, object]:  # the widget is still at it when the form is sent
+        time.sleep(2)
+        return new_challenge()
+
+    monkeypatch.setattr(challenges, "new", slow_challenge)
     page = browser.new_context(viewport=PHONE, locale="de-DE").new_page()
     page.goto(base_url + DETAILS)
     page.fill("#name", "Lena Koch")
