@@ -7,7 +7,7 @@ CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 AXE    := node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint format install translations messages bench clean
+.PHONY: run test lint format install translations messages vendor-altcha bench clean
 
 run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
@@ -36,6 +36,14 @@ $(STAMP): pyproject.toml
 $(AXE): package.json
 	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the accessibility tests will be skipped (CI installs it)"; fi
+
+# The ALTCHA widget is served from booking/static/altcha/ (no npm at run time, no third party):
+# after changing its pinned version in package.json, refresh the copies from npm's package.
+ALTCHA_FILES := dist/external/altcha.min.js dist/external/altcha.css dist/workers/sha.js LICENSE.txt
+vendor-altcha:  ## copy the pinned altcha widget from node_modules into booking/static/altcha/
+	npm install --no-audit --no-fund --loglevel=error
+	for file in $(ALTCHA_FILES); do cp node_modules/altcha/$$file booking/static/altcha/; done
+	node -p 'require("./node_modules/altcha/package.json").version' > booking/static/altcha/VERSION
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel compile --statistics -i $< -o $@

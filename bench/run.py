@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench import counsellors  # noqa: E402
+from bench import counsellors, proof_of_work  # noqa: E402
 from config import database_url  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -49,8 +49,9 @@ EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
 # keep the cores busy (README, "Deployment").
 WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", str(2 * CORES)))
 # Which figures to measure (all by default): web (slots, bookings, one slot, each also with
-# counsellors), flat (free places in process on the empty and the filled database), generation, worker.
-PARTS = set(os.environ.get("BENCH_PARTS", "web,flat,generation,worker").split(","))
+# counsellors), flat (free places in process on the empty and the filled database), generation, worker,
+# pow (checking a proof-of-work solution, in process; bench/proof_of_work.py also times the widget).
+PARTS = set(os.environ.get("BENCH_PARTS", "web,flat,generation,worker,pow").split(","))
 THREADS = min(CLIENTS, 4)  # wrk threads
 _TAGS = itertools.count(1)  # one per wrk run, in the names and addresses it books with
 DB_NAME = "termine_bench"
@@ -403,6 +404,8 @@ def main() -> int:  # noqa: C901  (one linear script)
         results["slot_generation_linear"] = costs["year"] / costs["week"]
     if "worker" in PARTS:
         results.update(worker_figures(app, env))
+    if "pow" in PARTS:
+        results["challenge_verify_us"] = proof_of_work.verify_costs()
     report(results)
     return 0
 
@@ -775,6 +778,16 @@ def report(results: dict[str, Any]) -> None:
                 f"{c['week']:.1f} / {c['month']:.1f} / {c['year']:.1f}",
                 "",
                 f"year/week per-day cost {results['slot_generation_linear']:.2f} (linear ≈ 1)",
+            )
+        )
+    if "challenge_verify_us" in results:
+        v = results["challenge_verify_us"]
+        rows.append(
+            (
+                "verifying a challenge (proof of work), µs: a solution / garbage",
+                f"{v['valid']:.1f} / {v['garbage']:.1f}",
+                "",
+                "reported",
             )
         )
     memory = [

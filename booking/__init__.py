@@ -62,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from booking import cli, errors, security
     from booking.web import (  # noqa: F401
         api,
+        challenges,
         public,
         public_verify,
         public_waitlist,
@@ -81,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_base.feed_bp)
     csrf.exempt(api.bp)
     templating.init_app(app)
+    challenges.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     cli.init_app(app)

@@ -14,7 +14,7 @@ from booking.errors import api_error
 from booking.models import Booking
 from booking.refusals import InvalidBooking, SlotFull, TooLate
 from booking.schedule import local_today, window
-from booking.web import limits
+from booking.web import challenges, limits
 from booking.web.openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -130,6 +130,14 @@ def slots() -> Response:
     return current_app.response_class(microcache.cached(key, body), mimetype="application/json")
 
 
+@bp.get("/challenge")
+def challenge() -> Response:
+    """A new ALTCHA challenge (solved, it goes with a booking as the field `altcha`)."""
+    response = jsonify(challenges.new())
+    response.headers["Cache-Control"] = "no-store"  # each one is good for one booking only
+    return response
+
+
 @bp.post("/bookings")
 @limits.bookings
 def create_booking() -> Response | tuple[Response, int]:
@@ -153,6 +161,8 @@ def create_booking() -> Response | tuple[Response, int]:
     if errors:
         return jsonify(errors={"service" if k == "service_id" else k: v for k, v in errors.items()}), 422
     with force_locale(language):
+        if (refused := challenges.refusal(body.get("altcha"))) is not None:
+            return jsonify(errors={"altcha": refused}), 422
         try:
             booking = bookings.book(
                 current_office(),
@@ -225,6 +235,8 @@ def join_waitlist() -> Response | tuple[Response, int]:
     languages = current_app.config["LANGUAGES"]
     language = body.get("language") if body.get("language") in languages else str(get_locale())
     with force_locale(language):
+        if (refused := challenges.refusal(body.get("altcha"))) is not None:
+            return jsonify(errors={"altcha": refused}), 422
         try:
             entry = waitlist.join(
                 current_office(),

@@ -22,6 +22,8 @@ class BookingForm(FlaskForm):
         _l("I agree that my details are stored to arrange this appointment."),
         validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
     )
+    # Filled in by the ALTCHA widget (never rendered as a field); empty without JavaScript.
+    altcha = StringField(_l("Automatic security check"))
 
 
 def booking_request(

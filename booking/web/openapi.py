@@ -80,6 +80,23 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/challenge": {
+            "get": {
+                "summary": "A proof-of-work challenge (ALTCHA's open format), for offices with proof_of_work",
+                "description": "Find the number n (0 <= n <= maxnumber) with SHA-256(salt + n) == challenge "
+                "(hex), then send base64 of the JSON {algorithm, challenge, number, salt, signature} as the "
+                "field altcha of POST /bookings. It expires (the salt says when: expires=<unix time>) and "
+                "books once.",
+                "responses": {
+                    "200": {
+                        "description": "A new challenge",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Challenge"}}
+                        },
+                    }
+                },
+            }
+        },
         "/bookings": {
             "post": {
                 "summary": "Book a place",
@@ -112,7 +129,8 @@ SPEC: dict[str, Any] = {
                     ),
                     "413": _error("The body is over 64 KiB"),
                     "422": {
-                        "description": "Invalid fields",
+                        "description": "Invalid fields; also altcha: missing, wrong, expired or already "
+                        "used when the office asks for proof of work",
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrors"}}
                         },
@@ -229,6 +247,23 @@ SPEC: dict[str, Any] = {
                         "nullable": True,
                         "description": "An interpreter is needed for this language (no effect on places)",
                     },
+                    "altcha": {
+                        "type": "string",
+                        "description": "A solved challenge of GET /challenge (base64 of JSON: algorithm, "
+                        "challenge, number, salt, signature); required when the office asks for proof of "
+                        "work, else ignored",
+                    },
+                },
+            },
+            "Challenge": {
+                "type": "object",
+                "required": ["algorithm", "challenge", "salt", "signature", "maxnumber"],
+                "properties": {
+                    "algorithm": {"type": "string", "enum": ["SHA-256"]},
+                    "challenge": {"type": "string"},
+                    "salt": {"type": "string"},
+                    "signature": {"type": "string"},
+                    "maxnumber": {"type": "integer", "minimum": 1},
                 },
             },
             "Booking": {

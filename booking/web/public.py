@@ -30,7 +30,7 @@ from booking.models import Booking
 from booking.office import Service
 from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
 from booking.schedule import Unbookable, local_today
-from booking.web import limits
+from booking.web import challenges, limits
 from booking.web.forms import BookingForm, ConfirmForm
 from booking.web.forms import booking_request as booking_request_of
 
@@ -250,11 +250,20 @@ def _details(service_id: str, limited: str | None = None) -> Response | tuple[st
         )
         languages = current_app.config["LANGUAGES"]
         form_valid = form.validate()
+        verify = None
+        if challenges.required():
+            if not form.altcha.data:  # no JavaScript (or the widget failed): the email link confirms
+                verify = True
+            elif not challenges.spend(form.altcha.data):
+                form.altcha.errors = [challenges.form_message()]
+                form_valid = False
         try:
             if not form_valid:  # still show the field errors together with the form's own
                 bookings.check_request(office, booking_request, clock.now(), languages=languages)
             else:
-                booking = bookings.book(office, booking_request, clock.now(), languages=languages)
+                booking = bookings.book(
+                    office, booking_request, clock.now(), languages=languages, verify=verify
+                )
                 limits.made(booking)
                 if booking.status == "pending":  # the page says what happens next, with no key to it
                     session["pending"] = booking.reference
@@ -275,6 +284,7 @@ def _details(service_id: str, limited: str | None = None) -> Response | tuple[st
         form=form,
         choice=choice,
         week_start=_monday(slot.start.date()),
+        altcha_strings=challenges.widget_strings() if challenges.required() else None,
     ), status
 
 

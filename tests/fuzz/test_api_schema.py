@@ -30,6 +30,7 @@ def api_app(tmp_path_factory):  # type: ignore[no-untyped-def]
 SCHEMA_OPERATIONS = [
     "GET /services",
     "GET /slots",
+    "GET /challenge",
     "POST /bookings",
     "GET /bookings/{token}",
     "DELETE /bookings/{token}",
