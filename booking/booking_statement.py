@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
+from sqlalchemy.exc import DBAPIError
 
 from booking import claims, journal, rota
 from booking.closures import is_closed
@@ -107,13 +108,18 @@ def _run(
     connection = db.session.connection()
     query, swept = (_compiled_for(connection, s) for s in (statement, sweep))
     driver = connection.connection.driver_connection
-    with driver.cursor() as locking, driver.cursor() as sweeping, driver.cursor() as cursor:
-        with driver.pipeline():
-            if lock is not None:
-                locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-            sweeping.execute(swept, params)
-            cursor.execute(query, params)
-        found = cursor.fetchone()
+    try:
+        with driver.cursor() as locking, driver.cursor() as sweeping, driver.cursor() as cursor:
+            with driver.pipeline():
+                if lock is not None:
+                    locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+                sweeping.execute(swept, params)
+                cursor.execute(query, params)
+            found = cursor.fetchone()
+    except connection.dialect.loaded_dbapi.Error as error:
+        # Raised as SQLAlchemy raises it for every other statement (a unique key: IntegrityError),
+        # so that callers catch the same error on PostgreSQL as on SQLite.
+        raise DBAPIError.instance(query, params, error, connection.dialect.loaded_dbapi.Error) from error
     assert found is not None
     return found  # type: ignore[return-value]
 
