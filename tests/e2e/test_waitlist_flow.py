@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -32,8 +31,15 @@ from booking import bookings, places
 from booking.extensions import db
 from booking.models import Booking, CounsellorClaim, Outbox, SlotClaim, WaitlistEntry
 from booking.schedule import local_today
-from tests.conftest import SUITE_OFFICE_FILE, required_service
-from tests.e2e.test_worker import Process, _dispose, _env, _processes, _real_clock_app, wait_until
+from tests.conftest import SUITE_OFFICE_FILE
+from tests.e2e import test_worker
+from tests.e2e.test_worker import (
+    Process,
+    _env,
+    _processes,
+    fresh_redis,
+    wait_until,
+)
 from tests.mailsink import Handler, SmtpSink
 
 # Apart from the Redis database of the other e2e modules (13): two runs at once on one machine
@@ -64,34 +70,12 @@ class Host:
 
 @pytest.fixture
 def redis_url() -> str:
-    base = required_service("TEST_REDIS_URL")
-    if not base:
-        pytest.skip("TEST_REDIS_URL is not set: waitlist flows on Redis skipped (CI sets it)")
-    import redis
-
-    url = sa.make_url(base).set(database=str(REDIS_DB)).render_as_string(hide_password=False)
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return url
+    return fresh_redis(REDIS_DB, "waitlist flows")
 
 
-@pytest.fixture
-def web(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The web app on the real clock and the suite's office, as the processes run them."""
-    app = _real_clock_app(postgres_url, tmp_path / "web", redis_url, OFFICE_CONFIG=SUITE_OFFICE_FILE)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    try:
-        yield app
-    finally:
-        _dispose(app)
-        with app.app_context():
-            db.drop_all()
-            db.engine.dispose()
+# The web app on the real clock and the suite's office, as the processes run them.
+web = test_worker.web
+office_file = test_worker.office_file
 
 
 def host_env(postgres_url: str, redis_url: str, sink: SmtpSink, instance: Path) -> dict[str, str]:

@@ -137,20 +137,25 @@ def book(client: FlaskClient, email: str) -> dict[str, str]:
 # --- Redis + PostgreSQL ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_url() -> str:
+def fresh_redis(database: int, what: str) -> str:
+    """The URL of an emptied Redis database of TEST_REDIS_URL's server (skips `what` without it)."""
     base = required_service("TEST_REDIS_URL")
     if not base:
-        pytest.skip("TEST_REDIS_URL is not set: worker tests on Redis skipped (CI sets it)")
+        pytest.skip(f"TEST_REDIS_URL is not set: {what} on Redis skipped (CI sets it)")
     import redis
 
-    url = sa.make_url(base).set(database=str(REDIS_DB)).render_as_string(hide_password=False)
+    url = sa.make_url(base).set(database=str(database)).render_as_string(hide_password=False)
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
     finally:
         client.close()
     return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return fresh_redis(REDIS_DB, "worker tests")
 
 
 @pytest.fixture
