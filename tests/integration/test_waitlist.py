@@ -297,24 +297,24 @@ def test_two_schedulers_at_once_make_one_offer_per_place(
     for n in range(4):
         join(client, f"w{n}@example.org")
     cancel(app, taken["09:00"][0])
-    barrier = threading.Barrier(3)
+    schedulers = [make_app(database_uri, clock, str(tmp_path / f"scheduler{n}")) for n in range(3)]
+    barrier = threading.Barrier(len(schedulers))
     results: list[int] = []
 
-    def run() -> None:
-        other = make_app(database_uri, clock, str(tmp_path / f"i{threading.get_ident()}"))
+    def run(other: Flask) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             results.append(scan(other, FIXED_NOW))
         finally:  # its connections closed: on PostgreSQL a leaked one fails the run at exit
             with other.app_context():
                 db.session.remove()
                 db.engine.dispose()
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
+    threads = [threading.Thread(target=run, args=(other,)) for other in schedulers]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     assert offers(app) == [("w0@example.org", "09:00", "pending")]
     assert sum(results) == 1
     assert offer_emails(app) == 1
