@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from booking import bookings, journal, places, verification
+from booking import bookings, journal, places, roster, verification
 from booking.addresses import normal_email
 from booking.extensions import db, transaction
 from booking.languages import is_known as is_language
@@ -88,7 +88,8 @@ def join(
     if email is None:
         errors["email"] = [_("Please enter a valid email address, for example name@example.org.")]
     wanted = request.counselling_language
-    if wanted is not None and not is_language(wanted):
+    offered = roster.languages(service) if service is not None else ()
+    if wanted is not None and (not is_language(wanted) or wanted not in offered):
         errors["counselling_language"] = [_("Please choose a language from the list.")]
     if errors:
         raise InvalidBooking(errors)

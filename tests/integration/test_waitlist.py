@@ -160,6 +160,7 @@ def test_joining_answers_waiting_with_the_token_to_leave(app):
         ({"email": "not an address"}, "email"),
         ({"name": " "}, "name"),
         ({"counselling_language": "xx-nonsense"}, "counselling_language"),
+        ({"counselling_language": "ar"}, "counselling_language"),  # no counsellor speaks it
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_changes_nothing(app, change, field):
@@ -398,3 +399,21 @@ def test_the_worker_sends_the_request_to_confirm_once_and_not_after_confirming(a
         assert rows[0].last_error is None  # sent
         assert (rows[1].last_error or "").startswith("skipped")  # confirmed meanwhile: not sent
         assert outbox.deliver(outbox.due_ids(FIXED_NOW)) == 0
+
+
+def test_an_entry_asking_for_a_language_is_offered_only_a_counsellor_who_speaks_it(app):
+    from tests.integration.staff_support import create_counsellor
+
+    clara = create_counsellor(app, "clara@example.org", "Clara Becker")
+    yusuf = create_counsellor(app, "yusuf@example.org", "Yusuf Demir", ("de", "ar", "tr"))
+    taken = fill(app)
+    client = app.test_client()
+    join(client, "arabic@example.org", counselling_language="ar")
+    join(client, "any@example.org")
+    by_counsellor = {b.counsellor_id: b for b in taken["09:00"]}
+    cancel(app, by_counsellor[clara])  # Clara speaks German only
+    assert scan(app, FIXED_NOW) == 1
+    assert offers(app) == [("any@example.org", "09:00", "pending")]  # the first in line waits on
+    cancel(app, {b.counsellor_id: b for b in taken["10:00"]}[yusuf])
+    assert scan(app, FIXED_NOW) == 1
+    assert offers(app)[-1] == ("arabic@example.org", "10:00", "pending")
