@@ -665,12 +665,14 @@ def fetch_challenges(port: int, count: int, connections: int = 8) -> list[dict[s
 class Bodies:
     """Request bodies of bookings with proof of work, one a line, for bench/bodies.lua: each with
     a challenge of its own from the server, solved here (the client's work, before wrk's clock
-    starts), and a name and address of its own. Line i goes to wrk thread i % THREADS; a thread's
+    starts), and a name and address of its own (tagged per instance, as BENCH_TAG: the API answers
+    a repeated booking with the one made before). Line i goes to wrk thread i % THREADS; a thread's
     j-th request books `starts[j]` (onwards from where the run before stopped), as post.lua spreads
     the bookings without fair access."""
 
     def __init__(self, port: int, service: str, starts: list[str]) -> None:
         self.port, self.service, self.starts = port, service, starts
+        self.tag = next(_TAGS)
         self.made = 0  # bodies so far, in all runs
         self.position = 0  # the start the next run's first requests book
         self.path = Path(tempfile.mkdtemp(prefix="bench-bodies-")) / "bodies.txt"
@@ -686,8 +688,8 @@ class Bodies:
             body = {
                 "service": self.service,
                 "start": self.starts[(self.position + i // THREADS) % len(self.starts)],
-                "name": f"Fair {self.made}",
-                "email": f"fair-{self.made}@example.org",
+                "name": f"Fair {self.tag}-{self.made}",
+                "email": f"fair-{self.tag}-{self.made}@example.org",
                 "altcha": proof_of_work.solution(challenge),
             }
             lines.append(json.dumps(body, separators=(",", ":")))
