@@ -628,8 +628,9 @@ def counsellor_booking_figures(app, base: str, now: datetime, post: Path) -> dic
     return figures
 
 
-def fair_office_file() -> Path:
-    """A copy of bench/office.toml with email verification (30 minutes) and proof of work on."""
+def fair_office_file(folder: Path) -> Path:
+    """A copy of bench/office.toml in `folder` with email verification (30 minutes) and proof of
+    work on."""
     text = (ROOT / "bench" / "office.toml").read_text(encoding="utf-8")
     assert (
         text.count("\n[booking]\n") == 1
@@ -637,7 +638,7 @@ def fair_office_file() -> Path:
         and "proof_of_work" not in text
     )
     text = text.replace("\n[booking]\n", "\n[booking]\nverify_email_minutes = 30\nproof_of_work = true\n")
-    path = Path(tempfile.mkdtemp(prefix="bench-fair-")) / "office.toml"
+    path = folder / "office.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -670,12 +671,12 @@ class Bodies:
     j-th request books `starts[j]` (onwards from where the run before stopped), as post.lua spreads
     the bookings without fair access."""
 
-    def __init__(self, port: int, service: str, starts: list[str]) -> None:
+    def __init__(self, port: int, service: str, starts: list[str], folder: Path) -> None:
         self.port, self.service, self.starts = port, service, starts
         self.tag = next(_TAGS)
         self.made = 0  # bodies so far, in all runs
         self.position = 0  # the start the next run's first requests book
-        self.path = Path(tempfile.mkdtemp(prefix="bench-bodies-")) / "bodies.txt"
+        self.path = folder / "bodies.txt"
 
     def write(self, count: int) -> Path:
         """`count` new bodies in the file (the old ones are gone: each is sent once only)."""
@@ -731,10 +732,15 @@ def fair_figures(app, env: dict[str, str], now: datetime) -> dict[str, object]: 
     bench office with both on, spent challenges in Redis) against the bare INSERT, runs in turns.
     Every request carries its own pre-solved challenge; the server checks it (HMAC and SHA-256),
     spends it in Redis and makes a pending booking: its place held, its "verify" email queued."""
+    with tempfile.TemporaryDirectory(prefix="bench-fair-") as folder:  # the office file, the bodies
+        return _fair_figures(app, env, now, Path(folder))
+
+
+def _fair_figures(app, env: dict[str, str], now: datetime, folder: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
     from booking.extensions import db
     from booking.models import Booking, Outbox, SlotClaim
 
-    office_file = fair_office_file()
+    office_file = fair_office_file(folder)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     fair_env = {
@@ -755,7 +761,7 @@ def fair_figures(app, env: dict[str, str], now: datetime) -> dict[str, object]: 
             "BENCH_SERVICE": "sprechstunde",
             "BENCH_STARTS": ",".join(starts),
         }
-        bodies = Bodies(port, "sprechstunde", starts)
+        bodies = Bodies(port, "sprechstunde", starts, folder)
         # A first guess at the rate (the bookings' cannot be higher), for the warm-up's bodies.
         guess = float(wrk(base, script=post, env=insert, seconds=2)["rps"])
         rates: list[float] = []
