@@ -55,6 +55,11 @@ class Config:
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "30"))
     RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # The `maxnumber` of new proof-of-work challenges (None: booking.proof_of_work.MAX_NUMBER). Only
+    # for the benchmark, which pre-solves thousands: a lower one makes the protection weaker.
+    PROOF_OF_WORK_MAX_NUMBER = (
+        int(os.environ["PROOF_OF_WORK_MAX_NUMBER"]) if os.environ.get("PROOF_OF_WORK_MAX_NUMBER") else None
+    )
     # Behind HTTPS (production) the session cookie is sent over TLS only.
     SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", False)
 

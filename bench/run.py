@@ -3,13 +3,17 @@ against a baseline measured in the same run. Prints a table, writes bench/result
 
 Stack: gunicorn (one worker per core, gthread), PostgreSQL, Redis as broker, Celery workers,
 a local SMTP server (aiosmtpd). Load: wrk, several runs per figure, medians reported. The office
-(bench/office.toml) has anonymous services and one given by four counsellors (bench/counsellors.py).
+(bench/office.toml) has anonymous services and one given by four counsellors (bench/counsellors.py);
+the fair-access figure runs a second gunicorn on a copy of it with email verification and proof of
+work on.
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -20,10 +24,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,11 +57,18 @@ EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
 WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", str(2 * CORES)))
 # Which figures to measure (all by default): web (slots, bookings, one slot, each also with
 # counsellors), flat (free places in process on the empty and the filled database), generation, worker,
-# pow (checking a proof-of-work solution, in process; bench/proof_of_work.py also times the widget).
-PARTS = set(os.environ.get("BENCH_PARTS", "web,flat,generation,worker,pow").split(","))
+# fair (bookings with email verification and proof of work on), pow (checking a proof-of-work
+# solution, in process; bench/proof_of_work.py also times the widget).
+PARTS = set(os.environ.get("BENCH_PARTS", "web,fair,flat,generation,worker,pow").split(","))
 THREADS = min(CLIENTS, 4)  # wrk threads
 _TAGS = itertools.count(1)  # one per wrk run, in the names and addresses it books with
 DB_NAME = "termine_bench"
+# The `maxnumber` of the fair-access figure's challenges (PROOF_OF_WORK_MAX_NUMBER of its gunicorn):
+# solving is the client's cost and happens before the timed runs, so thousands of solutions must be
+# cheap to find; checking one costs the server the same whatever the difficulty.
+FAIR_MAX_NUMBER = 100
+# Bodies written for a run of the fair-access figure: its rate so far times the run's seconds times this.
+FAIR_MARGIN = 1.5
 
 
 def free_port() -> int:
@@ -140,6 +154,7 @@ def wrk(
         "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
         "status": (re.search(r"STATUS (\S*)", out).group(1) if "STATUS" in out else ""),  # type: ignore[union-attr]
+        **({"reused": float(re.search(r"REUSED (\d+)", out).group(1))} if "REUSED" in out else {}),  # type: ignore[union-attr]
     }
 
 
@@ -399,6 +414,8 @@ def main() -> int:  # noqa: C901  (one linear script)
         log(f"free places in process, ms per call: {results['availability_ms']}")
     if "web" in PARTS:
         results.update(web_figures(app, env, office, now))
+    if "fair" in PARTS:
+        results["fair_bookings"] = fair_figures(app, env, now)
     if "generation" in PARTS:
         results["slot_generation_us_per_day"] = costs = slot_generation_costs(office)
         results["slot_generation_linear"] = costs["year"] / costs["week"]
@@ -448,15 +465,9 @@ def status_share(runs: list[Run]) -> dict[str, float]:
     return {str(code): n / answered for code, n in sorted(total.items())}
 
 
-def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Slots and bookings through gunicorn against their bare baselines, and all POSTs on one slot;
-    each also for the service of the counsellors."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    figures: dict[str, object] = {}
-    today = now.astimezone(office.timezone).date()
-    span = f"from={today.isoformat()}&to={(today + timedelta(days=55)).isoformat()}"
-    gunicorn = [
+def gunicorn(port: int) -> list[str]:
+    """The web server as production runs it (README, "Deployment"), on `port`."""
+    return [
         str(BIN / "gunicorn"),
         "-w",
         str(CORES),
@@ -474,7 +485,17 @@ def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, ob
         "warning",
         "bench.wsgi:app",
     ]
-    with process(gunicorn, env, "gunicorn") as web:
+
+
+def web_figures(app, env: dict[str, str], office, now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Slots and bookings through gunicorn against their bare baselines, and all POSTs on one slot;
+    each also for the service of the counsellors."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    figures: dict[str, object] = {}
+    today = now.astimezone(office.timezone).date()
+    span = f"from={today.isoformat()}&to={(today + timedelta(days=55)).isoformat()}"
+    with process(gunicorn(port), env, "gunicorn") as web:
         wait_http(base + "/api/v1/services")
         figures["slots"] = slots_figure(base, f"/api/v1/slots?service=beratung&{span}", "slots")
         figures["counsellor_slots"] = {
@@ -605,6 +626,207 @@ def counsellor_booking_figures(app, base: str, now: datetime, post: Path) -> dic
     }
     log(f"one time with counsellors: {figures['counsellor_one_slot']}")
     return figures
+
+
+def fair_office_file(folder: Path) -> Path:
+    """A copy of bench/office.toml in `folder` with email verification (30 minutes) and proof of
+    work on."""
+    text = (ROOT / "bench" / "office.toml").read_text(encoding="utf-8")
+    assert (
+        text.count("\n[booking]\n") == 1
+        and "verify_email_minutes" not in text
+        and "proof_of_work" not in text
+    )
+    text = text.replace("\n[booking]\n", "\n[booking]\nverify_email_minutes = 30\nproof_of_work = true\n")
+    path = folder / "office.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fetch_challenges(port: int, count: int, connections: int = 8) -> list[dict[str, Any]]:
+    """`count` challenges from GET /api/v1/challenge, as an API client gets them (over a few
+    keep-alive connections at once)."""
+
+    def fetch(number: int) -> list[dict[str, Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            found = []
+            for _ in range(number):
+                conn.request("GET", "/api/v1/challenge")
+                found.append(json.loads(conn.getresponse().read()))
+            return found
+        finally:
+            conn.close()
+
+    shares = [count // connections + (i < count % connections) for i in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        return [c for share in pool.map(fetch, shares) for c in share]
+
+
+class Bodies:
+    """Request bodies of bookings with proof of work, one a line, for bench/bodies.lua: each with
+    a challenge of its own from the server, solved here (the client's work, before wrk's clock
+    starts), and a name and address of its own (tagged per instance, as BENCH_TAG: the API answers
+    a repeated booking with the one made before). Line i goes to wrk thread i % THREADS; a thread's
+    j-th request books `starts[j]` (onwards from where the run before stopped), as post.lua spreads
+    the bookings without fair access."""
+
+    def __init__(self, port: int, service: str, starts: list[str], folder: Path) -> None:
+        self.port, self.service, self.starts = port, service, starts
+        self.tag = next(_TAGS)
+        self.made = 0  # bodies so far, in all runs
+        self.position = 0  # the start the next run's first requests book
+        self.path = folder / "bodies.txt"
+
+    def write(self, count: int) -> Path:
+        """`count` new bodies in the file (the old ones are gone: each is sent once only)."""
+        started = time.perf_counter()
+        challenges = fetch_challenges(self.port, count)
+        fetched = time.perf_counter()
+        lines = []
+        for i, challenge in enumerate(challenges):
+            self.made += 1
+            body = {
+                "service": self.service,
+                "start": self.starts[(self.position + i // THREADS) % len(self.starts)],
+                "name": f"Fair {self.tag}-{self.made}",
+                "email": f"fair-{self.tag}-{self.made}@example.org",
+                "altcha": proof_of_work.solution(challenge),
+            }
+            lines.append(json.dumps(body, separators=(",", ":")))
+        self.position += math.ceil(count / THREADS)
+        self.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        log(
+            f"{count} bodies: challenges fetched in {fetched - started:.1f} s, "
+            f"solved in {time.perf_counter() - fetched:.1f} s"
+        )
+        return self.path
+
+
+def send_again(app, base: str, path: Path) -> list[int]:  # type: ignore[no-untyped-def]
+    """The statuses of a few bodies of the last run that booked, each sent once more (outside the
+    timed runs): a spent challenge is refused (422), whichever web worker gets it. (wrk calls
+    request() once before its run to check the script and drops that body: not every line booked.)"""
+    from booking.extensions import db
+    from booking.models import Booking
+
+    lines = path.read_text(encoding="utf-8").splitlines()[: 4 * THREADS]
+    with app.app_context():
+        booked = set(db.session.scalars(sa.select(Booking.email).where(Booking.email.like("fair-%"))))
+    statuses = []
+    for line in lines:
+        if json.loads(line)["email"] not in booked:
+            continue
+        request = urllib.request.Request(
+            base + "/api/v1/bookings", data=line.encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            statuses.append(urllib.request.urlopen(request).status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    return statuses
+
+
+def fair_figures(app, env: dict[str, str], now: datetime) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Bookings with email verification and proof of work on (a second gunicorn on a copy of the
+    bench office with both on, spent challenges in Redis) against the bare INSERT, runs in turns.
+    Every request carries its own pre-solved challenge; the server checks it (HMAC and SHA-256),
+    spends it in Redis and makes a pending booking: its place held, its "verify" email queued."""
+    with tempfile.TemporaryDirectory(prefix="bench-fair-") as folder:  # the office file, the bodies
+        return _fair_figures(app, env, now, Path(folder))
+
+
+def _fair_figures(app, env: dict[str, str], now: datetime, folder: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from booking.extensions import db
+    from booking.models import Booking, Outbox, SlotClaim
+
+    office_file = fair_office_file(folder)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    fair_env = {
+        **env,
+        "OFFICE_CONFIG": str(office_file),
+        "RATELIMIT_STORAGE_URI": REDIS_URL,  # where production keeps spent challenges
+        "PROOF_OF_WORK_MAX_NUMBER": str(FAIR_MAX_NUMBER),
+    }
+    today = now.astimezone(app.extensions["office"].timezone).date()
+    with app.app_context():
+        mark = db.session.scalar(sa.select(sa.func.max(Booking.id))) or 0
+    with process(gunicorn(port), fair_env, "gunicorn-fair"):
+        wait_http(base + "/api/v1/services")
+        starts = free_starts(base, "sprechstunde", today)
+        post = Path(__file__).with_name("post.lua")
+        insert = {
+            "BENCH_PATH": "/bench/insert",
+            "BENCH_SERVICE": "sprechstunde",
+            "BENCH_STARTS": ",".join(starts),
+        }
+        bodies = Bodies(port, "sprechstunde", starts, folder)
+        # A first guess at the rate (the bookings' cannot be higher), for the warm-up's bodies.
+        guess = float(wrk(base, script=post, env=insert, seconds=2)["rps"])
+        rates: list[float] = []
+        answered: dict[int, int] = {}  # statuses of every run, the warm-up's too (all made bookings)
+
+        def book() -> Run:
+            file = bodies.write(math.ceil(max(rates, default=guess) * SECONDS * FAIR_MARGIN) + 200)
+            run = wrk(
+                base,
+                script=Path(__file__).with_name("bodies.lua"),
+                env={
+                    "BENCH_PATH": "/api/v1/bookings",
+                    "BENCH_BODIES": str(file),
+                    "BENCH_STRIDE": str(THREADS),
+                },
+            )
+            rates.append(float(run["rps"]))
+            for code, n in status_counts(str(run["status"])).items():
+                answered[code] = answered.get(code, 0) + n
+            if run.get("reused"):
+                log(f"ran out of bodies: {run['reused']:.0f} sent again (answered 422, spent)")
+            return run
+
+        booking_runs, insert_runs = measure_pair(
+            ("bookings with verification and proof of work", "bare insert"),
+            RUNS,
+            (book, lambda: wrk(base, script=post, env=insert)),
+        )
+        resent = send_again(app, base, bodies.path)
+    with app.app_context():
+        made = sa.and_(Booking.id > mark, Booking.email.like("fair-%"))
+        statuses = dict(
+            db.session.execute(
+                sa.select(Booking.status, sa.func.count()).where(made).group_by(Booking.status)
+            ).all()
+        )
+        held = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(SlotClaim)
+            .join(Booking)
+            .where(made, SlotClaim.hold_until.is_not(None))
+        )
+        verify_emails = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Outbox).join(Booking).where(made, Outbox.kind == "verify")
+        )
+    bookings, baseline = median_of(booking_runs), median_of(insert_runs)
+    share = status_share(booking_runs)
+    figure: dict[str, object] = {
+        **bookings,
+        "baseline": baseline,
+        "ratio": bookings["rps"] / baseline["rps"],
+        "statuses": [status_counts(str(r["status"])) for r in booking_runs],
+        "status_share": share,
+        "refused_422": sum(status_counts(str(r["status"])).get(422, 0) for r in booking_runs),
+        "reused_bodies": sum(float(r.get("reused", 0)) for r in booking_runs),
+        "bodies": bodies.made,
+        "answered_201_all_runs": answered.get(201, 0),
+        "max_number": FAIR_MAX_NUMBER,
+        "made": {str(k): v for k, v in statuses.items()},
+        "held_places": held,
+        "verify_emails": verify_emails,
+        "resent_statuses": resent,
+    }
+    log(f"fair access: {figure}")
+    return figure
 
 
 def queue_confirmations(app, booking_ids: list[int], label: str, now: datetime) -> list[int]:  # type: ignore[no-untyped-def]
@@ -750,6 +972,25 @@ def report(results: dict[str, Any]) -> None:
         ]
     if "counsellor_slots" in results:
         rows += counsellor_rows(results)
+    if "fair_bookings" in results:
+        f = results["fair_bookings"]
+        rows += [
+            (
+                "POST /api/v1/bookings with email verification and proof of work on, 32 clients, many slots",
+                f"{f['rps']:.0f} bookings/s ({f['status_share'].get('201', 0):.0%} 201, "
+                f"{f['refused_422']} 422), p99 {f['p99_ms']:.1f} ms",
+                f"{f['baseline']['rps']:.0f} inserts/s",
+                f"{f['ratio']:.2f} (goal >= 0.5)",
+            ),
+            (
+                "same: what the server made (warm-up included), and bodies that booked sent again",
+                f"{f['made'].get('pending', 0)} pending bookings ({f['answered_201_all_runs']} answered "
+                f"201 in time), {f['held_places']} held places, {f['verify_emails']} verify emails; "
+                f"again: {', '.join(map(str, f['resent_statuses']))}",
+                "",
+                "a held place and a verify email each, 422 again",
+            ),
+        ]
     if "emails" in results:
         e = results["emails"]
         rows.append(

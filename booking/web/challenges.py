@@ -33,7 +33,9 @@ def _key() -> bytes:
 
 
 def new() -> dict[str, object]:
-    return proof_of_work.create(_key(), clock.now())
+    """A new challenge, of the difficulty PROOF_OF_WORK_MAX_NUMBER (unset: the default)."""
+    max_number = current_app.config.get("PROOF_OF_WORK_MAX_NUMBER") or proof_of_work.MAX_NUMBER
+    return proof_of_work.create(_key(), clock.now(), max_number=max_number)
 
 
 def spend(payload: object) -> bool:

@@ -99,6 +99,16 @@ def test_a_challenge_has_altchas_open_format_and_is_never_cached(pow_client: Fla
     assert pow_client.get("/api/v1/challenge").json["salt"] != body["salt"]
 
 
+def test_the_difficulty_is_a_setting_and_a_solution_of_an_easier_challenge_books(
+    app_with: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """PROOF_OF_WORK_MAX_NUMBER (the benchmark's, to pre-solve thousands cheaply) lowers the
+    `maxnumber` of new challenges; checking a solution is the same."""
+    client = app_with(OFFICE_CONFIG=office_file(tmp_path, True), PROOF_OF_WORK_MAX_NUMBER=50).test_client()
+    assert client.get("/api/v1/challenge").json["maxnumber"] == 50
+    assert post(client, altcha=solved(client)).status_code == 201
+
+
 def refused(response) -> bool:  # type: ignore[no-untyped-def]
     """Answered as the contract says: 422 with a message on `altcha` only."""
     errors = response.json.get("errors", {}) if response.status_code == 422 else {}
