@@ -12,6 +12,7 @@ of the address that committed before.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import Connection, Row, TextClause, bindparam, text
@@ -98,22 +99,18 @@ def _compiled_for(connection: Connection, statement: TextClause) -> str:
     return query
 
 
-def _run(
-    statement: TextClause, params: dict[str, object], lock: int | None, sweep: TextClause
-) -> Row[tuple[object, ...]]:
-    """BEGIN (psycopg's own), the lock, the sweep of holds that ran out at this time
-    (`claims.sweep`) and the statement in one round trip, on the session's connection and inside
-    its transaction. The statements go to psycopg as SQLAlchemy compiled them; their parameters
-    need no conversion on PostgreSQL (UTCDateTime passes aware times on)."""
+def _run(statement: TextClause, params: dict[str, object], lock: int | None) -> Row[tuple[object, ...]]:
+    """BEGIN (psycopg's own), the lock and the statement in one round trip, on the session's
+    connection and inside its transaction. The statement goes to psycopg as SQLAlchemy compiled
+    it; its parameters need no conversion on PostgreSQL (UTCDateTime passes aware times on)."""
     connection = db.session.connection()
-    query, swept = (_compiled_for(connection, s) for s in (statement, sweep))
+    query = _compiled_for(connection, statement)
     driver = connection.connection.driver_connection
     try:
-        with driver.cursor() as locking, driver.cursor() as sweeping, driver.cursor() as cursor:
+        with driver.cursor() as locking, driver.cursor() as cursor:
             with driver.pipeline():
                 if lock is not None:
                     locking.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-                sweeping.execute(swept, params)
                 cursor.execute(query, params)
             found = cursor.fetchone()
     except connection.dialect.loaded_dbapi.Error as error:
@@ -160,15 +157,23 @@ def book(
         params.update(
             {"capacity": service.capacity, "service": service.id, "start": slot.start, "end": slot.end}
         )
-    sweep = claims.SWEEP_COUNSELLOR_CELLS if given else claims.SWEEP_SLOT
-    row = _run(_statement(tuple(values), len(candidates) if given else None), params, lock, sweep)
+    statement = _statement(tuple(values), len(candidates) if given else None)
+    now = journal_values["j_at"]
+    assert isinstance(now, datetime)
+    row = _run(statement, params, lock)
     booking_id, counsellor, claimed, mail, closed, taken, same, active = row
     if booking_id is None:
         if same is not None or active >= limit:
             return Booked(None, None, [], same, active)
         if closed:
             raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        raise SlotFull()  # nobody (no place) was free
+        # Full, or held by pending bookings whose holds ran out: those are swept only now, so that
+        # the common booking pays no statement for them; then once more, also when another booking
+        # swept them a moment ago (its DELETE took the rows from ours) and left a place free.
+        claims.sweep(service, slot.start, slot.end, now)
+        booking_id, counsellor, claimed, mail, closed, taken, same, active = _run(statement, params, None)
+        if booking_id is None:
+            raise SlotFull()  # nobody (no place) was free
     emails = [mail] if mail is not None else []
     if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
         return Booked(booking_id, counsellor, emails, None, active)
@@ -176,6 +181,7 @@ def book(
     # this transaction (a refusal there makes the caller's transaction undo the booking row).
     if claimed:
         sql(claims.RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
+    claims.sweep(service, slot.start, slot.end, now)
     found = claims.claim(
         office,
         service,

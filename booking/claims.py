@@ -102,8 +102,9 @@ def with_times(statement: TextClause) -> TextClause:
 
 
 # Holds that ran out (pending bookings never confirmed) in the cells or the slot a claim needs:
-# deleted by the claim's own transaction first, so no task has to run on time for the place to
-# come back. Availability ignores them already (`places.occupancy`).
+# deleted by the claim's own transaction (first on SQLite; on PostgreSQL when the one-statement
+# booking found the time taken), so no task has to run on time for the place to come back.
+# Availability ignores them already (`places.occupancy`).
 SWEEP_COUNSELLOR_CELLS = with_times(
     text(
         "DELETE FROM counsellor_claims WHERE hold_until IS NOT NULL AND hold_until <= :now"
@@ -118,13 +119,13 @@ SWEEP_SLOT = with_times(
 )
 
 
-def sweep(service: Service, start: datetime, end: datetime, now: datetime) -> None:
-    """Free the places whose holds ran out at this time, inside the caller's transaction."""
+def sweep(service: Service, start: datetime, end: datetime, now: datetime) -> int:
+    """Free the places whose holds ran out at this time, inside the caller's transaction; how
+    many claim rows went."""
     cells = rota.cells(start, end)
     if rota.gives(roster(), service):
-        sql(SWEEP_COUNSELLOR_CELLS, {"now": now, "first": cells.start, "last": cells.stop})
-    else:
-        sql(SWEEP_SLOT, {"now": now, "service": service.id, "start": start})
+        return sql(SWEEP_COUNSELLOR_CELLS, {"now": now, "first": cells.start, "last": cells.stop}).rowcount
+    return sql(SWEEP_SLOT, {"now": now, "service": service.id, "start": start}).rowcount
 
 
 CLAIM_FIRST_FREE_PLACE = with_times(text(f"WITH RECURSIVE {PLACES}\n{anonymous_insert(':booking')}"))
