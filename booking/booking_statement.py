@@ -55,18 +55,21 @@ class Booked:
 @lru_cache(maxsize=64)
 def _statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
     """`candidates` None: an anonymous place; else a counsellor among that many. Besides the place
-    it answers whether the time is closed and how many anonymous places were taken, so that a
-    refusal needs no query of its own."""
+    it answers whether the time is closed, how many anonymous places were taken and whether
+    holds that ran out are in the way (then they are swept and the statement runs again), so
+    that a refusal needs no query of its own."""
     table = Booking.__table__
     if candidates is None:
         ctes, claimed = claims.PLACES, claims.anonymous_insert("b.id", ", b")
         counsellor = "CAST(NULL AS INTEGER)"
         taken = "(SELECT COUNT(*) FROM slot_claims WHERE service_id = :service AND start_at = :start)"
         free = f"{taken} < CAST(:capacity AS INTEGER)"
+        expired = claims.EXPIRED_IN_SLOT
     else:
         ctes, claimed = claims.counsellor_ctes(candidates), claims.counsellor_insert("b.id", True, ", b")
         counsellor = "(SELECT counsellor FROM chosen)"
         taken, free = "0", "EXISTS (SELECT 1 FROM chosen)"
+        expired = claims.EXPIRED_IN_CELLS
     # Nothing is written for a request that will be refused (the same booking again, the limit,
     # a closed or full time): the statement says which, and the transaction has nothing to undo.
     values = ", ".join(f":b_{c}" for c in columns)
@@ -81,7 +84,7 @@ def _statement(columns: tuple[str, ...], candidates: int | None) -> TextClause:
 claimed AS ({claimed}),
 {journal.BOOKED_CTES}
 SELECT b.id, b.counsellor_id, (SELECT COUNT(*) FROM claimed), (SELECT id FROM mail),
-  NOT {claims.NOT_CLOSED}, {taken}, gate.same, gate.active
+  NOT {claims.NOT_CLOSED}, {taken}, gate.same, gate.active, b.id IS NULL AND {expired}
 FROM gate LEFT JOIN b ON true""")
     return claims.with_times(statement).bindparams(
         *(bindparam(f"b_{c}", type_=table.c[c].type) for c in columns),
@@ -161,19 +164,21 @@ def book(
     now = journal_values["j_at"]
     assert isinstance(now, datetime)
     row = _run(statement, params, lock)
-    booking_id, counsellor, claimed, mail, closed, taken, same, active = row
+    booking_id, counsellor, claimed, mail, closed, taken, same, active, expired = row
     if booking_id is None:
         if same is not None or active >= limit:
             return Booked(None, None, [], same, active)
         if closed:
             raise InvalidBooking({"start": [unbookable_message(Unbookable.CLOSED)]})
-        # Full, or held by pending bookings whose holds ran out: those are swept only now, so that
-        # the common booking pays no statement for them; then once more, also when another booking
-        # swept them a moment ago (its DELETE took the rows from ours) and left a place free.
-        claims.sweep(service, slot.start, slot.end, now)
-        booking_id, counsellor, claimed, mail, closed, taken, same, active = _run(statement, params, None)
-        if booking_id is None:
+        if not expired:
             raise SlotFull()  # nobody (no place) was free
+        # Held by pending bookings whose holds ran out: swept only now, so that the common booking
+        # pays no statement for them; then once more (also when another booking swept them a
+        # moment ago, its DELETE taking the rows from ours, and left a place free).
+        claims.sweep(service, slot.start, slot.end, now)
+        booking_id, counsellor, claimed, mail, *_rest = _run(statement, params, None)
+        if booking_id is None:
+            raise SlotFull()
     emails = [mail] if mail is not None else []
     if claimed == (len(rota.cells(slot.start, slot.end)) if given else 1):
         return Booked(booking_id, counsellor, emails, None, active)

@@ -119,6 +119,17 @@ SWEEP_SLOT = with_times(
 )
 
 
+# Whether such holds are in the way (for the one-statement booking on PostgreSQL to say).
+EXPIRED_IN_CELLS = (
+    "EXISTS (SELECT 1 FROM counsellor_claims WHERE hold_until IS NOT NULL AND hold_until <= :j_at"
+    " AND minute >= CAST(:first AS INTEGER) AND minute < CAST(:last AS INTEGER))"
+)
+EXPIRED_IN_SLOT = (
+    "EXISTS (SELECT 1 FROM slot_claims WHERE hold_until IS NOT NULL AND hold_until <= :j_at"
+    " AND service_id = :service AND start_at = :start)"
+)
+
+
 def sweep(service: Service, start: datetime, end: datetime, now: datetime) -> int:
     """Free the places whose holds ran out at this time, inside the caller's transaction; how
     many claim rows went."""
