@@ -186,13 +186,13 @@ def book(
     # this transaction (a refusal there makes the caller's transaction undo the booking row).
     if claimed:
         sql(claims.RELEASE_COUNSELLOR, {"booking": booking_id, "counsellor": counsellor})
-    claims.sweep(service, slot.start, slot.end, now)
     found = claims.claim(
         office,
         service,
         slot.start,
         slot.end,
         booking_id,
+        now,
         language=language,
         counsellor_id=counsellor_id,
         hold_until=values["hold_until"],  # type: ignore[arg-type]

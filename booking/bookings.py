@@ -119,12 +119,8 @@ def _validate(
             slot = found
 
     name = request.name.strip() if isinstance(request.name, str) else ""
-    if not name:
-        error("name", _("Please enter your name."))
-    elif len(name) > NAME_MAX:
-        error("name", _("Please enter at most %(max)d characters.", max=NAME_MAX))
-    elif CONTROL.search(name):
-        error("name", _("The name contains characters that are not allowed."))
+    if (problem := name_problem(name)) is not None:
+        error("name", problem)
 
     raw_email = request.email.strip() if isinstance(request.email, str) else ""
     email = normal_email(raw_email)
@@ -167,6 +163,17 @@ def _validate(
             "interpreter": request.interpreter,
         },
     )
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a (stripped) name a resident typed, or None: any script is fine."""
+    if not name:
+        return _("Please enter your name.")
+    if len(name) > NAME_MAX:
+        return _("Please enter at most %(max)d characters.", max=NAME_MAX)
+    if CONTROL.search(name):
+        return _("The name contains characters that are not allowed.")
+    return None
 
 
 def book(
@@ -281,13 +288,13 @@ def _take_place(
 ) -> None:
     """Claim the place of the booking at `slot` (after freeing the holds that ran out there)
     and record its counsellor (None: anonymous)."""
-    claims.sweep(service, slot.start, slot.end, now)
     counsellor = claims.claim(
         office,
         service,
         slot.start,
         slot.end,
         booking.id,
+        now,
         language=booking.counselling_language,
         counsellor_id=counsellor_id,
         prefer=prefer,

@@ -207,6 +207,7 @@ def claim(
     start: datetime,
     end: datetime,
     booking_id: int,
+    now: datetime,
     *,
     language: str | None = None,
     counsellor_id: int | None = None,
@@ -219,8 +220,9 @@ def claim(
     counsellor, `prefer` tries one first (a move keeps its counsellor when free). Raises `SlotFull`
     when no matching counsellor or place is free, `InvalidBooking` when staff closed the time
     (unless `closures` is False: staff reassigning an appointment already inside a closure).
-    `hold_until`: the place is only held until then (a pending booking). The caller has swept
-    the holds that ran out (`sweep`)."""
+    `hold_until`: the place is only held until then (a pending booking). Holds that ran out by
+    `now` at this time are swept first."""
+    sweep(service, start, end, now)
     if not rota.gives(roster(), service):
         if language not in (None, DEFAULT_LANGUAGE) or counsellor_id is not None:
             raise SlotFull()

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, literal, or_, select, union_all, upd
 from sqlalchemy.orm.attributes import set_committed_value
 
 from booking import clock, journal, microcache, rota
-from booking.claims import claim, release_all, sweep
+from booking.claims import claim, release_all
 from booking.extensions import db, sql, transaction
 from booking.models import Absence, Booking, CounsellorClaim, SlotClaim, Staff, UTCDateTime
 from booking.models import Closure as ClosureRow
@@ -284,13 +284,13 @@ def reassign(
                 {"counsellor": [_("This appointment was changed meanwhile. Please reload.")]}
             )
         release_all(booking.id)
-        sweep(service, booking.start_at, booking.end_at, now)
         chosen = claim(
             office,
             service,
             booking.start_at,
             booking.end_at,
             booking.id,
+            now,
             language=booking.counselling_language,
             counsellor_id=counsellor_id,
             closures=False,  # it is booked already; a closure stops only new bookings

@@ -30,7 +30,6 @@ from booking.office import Office
 from booking.refusals import InvalidBooking, SlotFull
 from booking.schedule import local_today, window
 
-NAME_MAX = bookings.NAME_MAX
 LONGEST_RANGE_DAYS = 92
 # Free times tried per entry and scan when others take them in the same moment.
 TRIES = 3
@@ -80,10 +79,8 @@ def join(
         elif (last - first).days >= LONGEST_RANGE_DAYS:
             errors["to"] = [_("Please choose at most %(days)d days.", days=LONGEST_RANGE_DAYS)]
     name = request.name.strip() if isinstance(request.name, str) else ""
-    if not name:
-        errors["name"] = [_("Please enter your name.")]
-    elif len(name) > NAME_MAX or bookings.CONTROL.search(name):
-        errors["name"] = [_("Please enter at most %(max)d characters.", max=NAME_MAX)]
+    if (problem := bookings.name_problem(name)) is not None:
+        errors["name"] = [problem]
     email = normal_email(request.email)
     if email is None:
         errors["email"] = [_("Please enter a valid email address, for example name@example.org.")]

@@ -16,11 +16,11 @@ from booking.addresses import normal_email
 from booking.extensions import limiter
 from booking.models import Booking
 
-CONFIRMED, PENDING = "confirmed", "pending"
+CONFIRMED = "confirmed"
 
 
 def made(booking: Booking) -> None:
-    """The view made a booking (`CONFIRMED`, or `PENDING` until its email link confirms it):
+    """The view made a booking (confirmed, or pending until its email link confirms it):
     the limits that count bookings made deduct it when the answer goes out. The same request
     again (a double click) made nothing."""
     if not booking.repeated:

@@ -18,13 +18,11 @@ from booking import proof_of_work
 from booking.extensions import db
 from booking.models import Booking
 from booking.web import challenges
+from tests.e2e import test_browser
 from tests.e2e.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PHONE,
     Shots,
     check_accessibility,
-    require_browser,
     serve,
 )
 from tests.integration.test_proof_of_work import office_file, spy_on_book
@@ -35,15 +33,7 @@ DETAILS = "/book/beratung/details?start=2027-03-30T08:30:00%2B02:00"
 SOLVED = "() => { const e = document.querySelector('input[name=altcha]'); return !!(e && e.value); }"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+browser = test_browser.browser  # one Chromium for the module, as in the resident flows
 
 
 @pytest.fixture
