@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking.extensions import babel, csrf, db, limiter, login, migrate
 from booking.office import Office, load_office
+from booking.text_match import register_sqlite_functions
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -73,6 +74,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         staff_closures,
         staff_exports,
         staff_no_shows,
+        staff_search,
+        staff_stats,
         templating,
     )
 
@@ -126,6 +129,7 @@ def _tune_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:

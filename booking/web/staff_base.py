@@ -1,6 +1,6 @@
 """The staff blueprint and who may use which of its pages. The staff pages live in modules by
 page family (`staff`, `staff_closures`, `staff_absences`, `staff_accounts`, `staff_exports`,
-`staff_no_shows`), all on this blueprint. Every route names the permission it needs (`@requires`);
+`staff_no_shows`, `staff_search`, `staff_stats`), all on this blueprint. Every route names the permission it needs (`@requires`);
 the check sits on the blueprint, so a route without one answers 403 to everyone and a new route
 cannot forget it."""
 
@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "feed",
             "emails",
             "no_shows",
+            "statistics",
             "accounts",
             "own_account",
         }
@@ -56,6 +57,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "feed",
             "emails",
             "no_shows",
+            "statistics",
             "own_account",
         }
     ),  # fmt: skip

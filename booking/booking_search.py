@@ -1,0 +1,68 @@
+"""Finding bookings for the staff desk: by name, reference, email address or phone number, as a
+caller gives them. Read-only, one query. Case does not matter in any script, a name may be given
+word by word in any order, a reference with or without its dash, a phone number with whatever
+spaces, slashes and dashes: phones are compared by their digits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+
+from booking.extensions import db
+from booking.models import Booking
+from booking.text_match import digits, lowered
+
+LIMIT = 50
+MAX_QUERY = 100
+# Fewer digits than this find half the phone book; such a query is still a name or a reference.
+MIN_PHONE_DIGITS = 3
+PHONE_LIKE = re.compile(r"[\d\s+()/.\-]+")
+REFERENCE_LIKE = re.compile(r"[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Found:
+    bookings: tuple[Booking, ...]
+    more: bool  # there are more than `bookings` (the search should be narrower)
+
+
+def _conditions(query: str) -> ColumnElement[bool]:
+    """A booking matches when its name has every word of the query, its email address or its
+    reference contains it, or (a query of phone characters) its phone number has its digits."""
+    text = " ".join(query.split()).lower()
+    words = text.split(" ")
+    name = and_(
+        Booking.anonymised_at.is_(None),  # their names are gone: never "found" by the placeholder
+        *(lowered(Booking.name).contains(word, autoescape=True) for word in words),
+    )
+    found = [name, lowered(Booking.email).contains(text, autoescape=True)]
+    compact = re.sub(r"[\s\-]", "", text).upper()
+    if REFERENCE_LIKE.fullmatch(compact):
+        found.append(func.replace(Booking.reference, "-", "").contains(compact, autoescape=True))
+    number = re.sub(r"\D", "", text)
+    if PHONE_LIKE.fullmatch(text) and len(number) >= MIN_PHONE_DIGITS:
+        found.append(digits(Booking.phone).contains(number, autoescape=True))
+    return or_(*found)
+
+
+def search(query: str, now: datetime, limit: int = LIMIT) -> Found:
+    """Bookings matching `query` (stripped, 1..MAX_QUERY characters): the coming ones first,
+    soonest first, then the past ones, latest first; at most `limit`."""
+    upcoming = Booking.start_at >= now
+    rows = list(
+        db.session.scalars(
+            select(Booking)
+            .where(_conditions(query))
+            .order_by(
+                case((upcoming, 0), else_=1),
+                case((upcoming, Booking.start_at)).asc(),
+                Booking.start_at.desc(),
+                Booking.id.desc(),
+            )
+            .limit(limit + 1)
+        )
+    )
+    return Found(tuple(rows[:limit]), len(rows) > limit)
