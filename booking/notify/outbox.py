@@ -48,6 +48,7 @@ class FailedEmail:
     booking_id: int | None
     reference: str
     email: str | None
+    phone: str | None  # the resident's (a booking's); call them when the email cannot go
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -232,18 +233,21 @@ def scan_reminders(office: Office, now: datetime, *, queued_at: datetime | None 
     return added
 
 
+# Not sent, and failing or given up: what staff must know about (as `Outbox.undelivered`).
+UNDELIVERED = (Outbox.sent_at.is_(None), or_(Outbox.failed_at.is_not(None), Outbox.last_error.is_not(None)))
+
+
 def failed_emails(limit: int = 200) -> list[FailedEmail]:
     """Emails given up or failing right now, newest first (for the staff pages)."""
     rows = db.session.execute(
-        select(Outbox, Booking.reference, func.coalesce(Booking.email, WaitlistEntry.email), Staff.email)
+        select(
+            Outbox, Booking.reference, func.coalesce(Booking.email, WaitlistEntry.email), Staff.email, Booking.phone
+        )
         .outerjoin(Booking, Booking.id == Outbox.booking_id)
         .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)
         .outerjoin(Staff, Staff.id == PasswordReset.staff_id)
         .outerjoin(WaitlistEntry, WaitlistEntry.id == Outbox.waitlist_entry_id)
-        .where(
-            Outbox.sent_at.is_(None),
-            or_(Outbox.failed_at.is_not(None), Outbox.last_error.is_not(None)),
-        )
+        .where(*UNDELIVERED)
         .order_by(Outbox.created_at.desc(), Outbox.id.desc())
         .limit(limit)
     ).all()
@@ -254,14 +258,21 @@ def failed_emails(limit: int = 200) -> list[FailedEmail]:
             booking_id=row.booking_id,
             reference=reference or "",
             email=email or staff_email,
+            phone=phone,
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=row.created_at,
             next_attempt_at=row.next_attempt_at,
             failed_at=row.failed_at,
         )
-        for row, reference, email, staff_email in rows
+        for row, reference, email, staff_email, phone in rows
     ]
+
+
+def undelivered_count() -> int:
+    """How many emails `failed_emails` lists (for the staff navigation): one count over the
+    unsent rows, which the index on `sent_at` keeps few to look at."""
+    return db.session.scalar(select(func.count()).select_from(Outbox).where(*UNDELIVERED)) or 0
 
 
 Subject = Booking | PasswordReset | WaitlistEntry | None  # what a row's email is about, as loaded with it

@@ -1,11 +1,13 @@
 """The staff pages that carry the calendar elsewhere: the CSV export, the calendar feed and its
-address, and the emails that could not be delivered."""
+address, and the emails that could not be delivered (with their count in the navigation and
+why each failed, in words)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
@@ -15,9 +17,10 @@ from werkzeug.wrappers import Response
 from booking import clock, current_office, feeds, staff_calendar
 from booking.models import Booking
 from booking.notify import outbox
+from booking.notify.failures import failure_kind
 from booking.notify.ics import feed_calendar
 from booking.schedule import local_today
-from booking.web.staff_base import bp, date_arg, feed_bp, requires
+from booking.web.staff_base import bp, can, date_arg, feed_bp, requires
 from booking.web.staff_forms import ActionForm
 from booking.web.templating import language_name
 
@@ -29,6 +32,33 @@ def _csv_safe(value: str | None) -> str:
     """Text a spreadsheet would run as a formula is kept as text."""
     text = value or ""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def failure_words(error: str | None) -> str:
+    """Why an email could not be delivered, in words staff can act on (the stored error text is
+    kept for the technical details)."""
+    return {
+        "address_refused": _(
+            "The resident's mail server refused the address: it may be mistyped or no longer exist."
+        ),
+        "bad_address": _("No email can be written to this address: it is not a valid email address."),
+        "mail_server_unreachable": _("Our mail server could not be reached."),
+        "mail_server_timeout": _("Our mail server did not answer in time."),
+        "mail_server_disconnected": _("The connection to our mail server broke off."),
+        "mail_server_sign_in": _("Our mail server did not accept the office's sign-in (SMTP settings)."),
+        "sender_refused": _("The mail server refused the office's sender address."),
+        "rejected": _("The mail server rejected this email."),
+        "temporary": _("The mail server asked to try again later."),
+    }.get(failure_kind(error), _("The email could not be sent."))
+
+
+@bp.context_processor
+def email_labels() -> dict[str, Any]:
+    return {
+        "failure_words": failure_words,
+        # Called by the navigation only for those who may see the list: one count query.
+        "undelivered_count": lambda: outbox.undelivered_count() if can("emails") else 0,
+    }
 
 
 @bp.get("/emails")

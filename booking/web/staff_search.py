@@ -20,7 +20,7 @@ def search() -> tuple[str, int]:
     if len(query) > booking_search.MAX_QUERY:
         error = _("Please search with at most %(num)d characters.", num=booking_search.MAX_QUERY)
     elif query:
-        found = booking_search.search(query, clock.now())
+        found = booking_search.search(query, clock.now(), limit=booking_search.LIMIT)
     names = staff_calendar.staff_names(
         {b.counsellor_id for b in found.bookings if b.counsellor_id is not None} if found else set()
     )
