@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "staff.booking_detail": EVERYONE,  # a counsellor: their own appointments only
     "staff.attendance": EVERYONE,  # a counsellor: their own appointments only
     "staff.own_password": EVERYONE,
+    "staff.search": EVERYONE,  # a page of the calendar: a counsellor opens only their own appointments
     "staff.logout": EVERYONE,
     "staff.book": DESK,
     "staff.cancel": DESK,
@@ -47,6 +48,8 @@ ALLOWED: dict[str, set[str]] = {
     "staff.rotate_feed": DESK,
     "staff.no_show_blocks": DESK,
     "staff.lift_no_show_block": DESK,
+    "staff.stats": DESK,
+    "staff.stats_csv": DESK,
     "staff.accounts": {ADMIN},
     "staff.account": {ADMIN},
     "staff.account_new": {ADMIN},
