@@ -241,7 +241,11 @@ def failed_emails(limit: int = 200) -> list[FailedEmail]:
     """Emails given up or failing right now, newest first (for the staff pages)."""
     rows = db.session.execute(
         select(
-            Outbox, Booking.reference, func.coalesce(Booking.email, WaitlistEntry.email), Staff.email, Booking.phone
+            Outbox,
+            Booking.reference,
+            func.coalesce(Booking.email, WaitlistEntry.email),
+            Staff.email,
+            Booking.phone,
         )
         .outerjoin(Booking, Booking.id == Outbox.booking_id)
         .outerjoin(PasswordReset, PasswordReset.id == Outbox.password_reset_id)

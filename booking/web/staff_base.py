@@ -1,8 +1,8 @@
 """The staff blueprint and who may use which of its pages. The staff pages live in modules by
 page family (`staff`, `staff_closures`, `staff_absences`, `staff_accounts`, `staff_exports`,
-`staff_no_shows`, `staff_search`, `staff_stats`), all on this blueprint. Every route names the permission it needs (`@requires`);
-the check sits on the blueprint, so a route without one answers 403 to everyone and a new route
-cannot forget it."""
+`staff_no_shows`, `staff_search`, `staff_stats`), all on this blueprint. Every route names the
+permission it needs (`@requires`); the check sits on the blueprint, so a route without one
+answers 403 to everyone and a new route cannot forget it."""
 
 from __future__ import annotations
 

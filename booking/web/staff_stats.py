@@ -86,7 +86,10 @@ def _charts(result: Report, rtl: bool) -> dict[str, charts.Chart]:
             [(period_label(period), parts(figures)) for period, figures in result.periods], rtl=rtl
         ),
         "page_languages": charts.bar_chart(
-            [(language_name(c), [("language", result.total.page_languages[c])]) for c in result.page_languages],
+            [
+                (language_name(c), [("language", result.total.page_languages[c])])
+                for c in result.page_languages
+            ],
             rtl=rtl,
         ),
         "counselling_languages": charts.bar_chart(
@@ -145,7 +148,10 @@ def stats_csv() -> Response:
             _("Attended"),
             _("No-shows"),
             _("Not recorded yet"),
-            *(_("Language of the pages: %(language)s", language=language_name(c)) for c in result.page_languages),
+            *(
+                _("Language of the pages: %(language)s", language=language_name(c))
+                for c in result.page_languages
+            ),
             *(
                 _("Language of the counselling: %(language)s", language=counselling_label(c))
                 for c in result.counselling_languages

@@ -99,7 +99,9 @@ def test_coming_appointments_come_first_soonest_first_then_past_ones_latest_firs
 
 
 def test_each_result_links_to_its_booking_page_with_name_contact_and_status(app, desk):
-    booking = book_at(app, "2027-03-30T09:00", name="أحمد الخطيب", phone="0151 2345678", email="a@example.org")
+    booking = book_at(
+        app, "2027-03-30T09:00", name="أحمد الخطيب", phone="0151 2345678", email="a@example.org"
+    )
     desk.post(f"/staff/bookings/{booking}/cancel", data={"reason": "krank"})
     page = desk.get("/staff/search?q=" + quote("الخطيب")).text
     row = page.split(f'data-booking="{booking}"', 1)[1].split("</tr>", 1)[0]
@@ -145,7 +147,9 @@ def test_removed_personal_data_is_not_found_by_the_placeholder_name(app, desk):
         db.session.execute(
             db.update(Booking)
             .where(Booking.id == booking)
-            .values(name=ANONYMOUS_NAME, email=None, phone=None, anonymised_at=datetime(2027, 7, 1, tzinfo=UTC))
+            .values(
+                name=ANONYMOUS_NAME, email=None, phone=None, anonymised_at=datetime(2027, 7, 1, tzinfo=UTC)
+            )
         )
         db.session.commit()
     assert found(desk, ANONYMOUS_NAME) == []
@@ -161,8 +165,12 @@ def test_every_staff_page_has_the_search_field_in_its_navigation(app, desk):
 def test_a_counsellor_finds_everyone_but_opens_only_their_own_appointments(app, client):
     mine_id = create_counsellor(app, "leyla@example.org", "Leyla Demir", ("de", "ar"))
     create_counsellor(app, "clara@example.org", "Clara Becker", ("de",))
-    mine = book_at(app, "2027-03-30T09:00", name="Familie Kaya", email="a@example.org", counselling_language="ar")
-    theirs = book_at(app, "2027-03-30T09:00", name="Familie Kaya", email="b@example.org", counselling_language="de")
+    mine = book_at(
+        app, "2027-03-30T09:00", name="Familie Kaya", email="a@example.org", counselling_language="ar"
+    )
+    theirs = book_at(
+        app, "2027-03-30T09:00", name="Familie Kaya", email="b@example.org", counselling_language="de"
+    )
     assert get_booking(app, mine).counsellor_id == mine_id != get_booking(app, theirs).counsellor_id
     sign_in(english(client), "leyla@example.org", PASSWORD)
     page = client.get("/staff/search?q=kaya")

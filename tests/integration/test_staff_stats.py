@@ -16,7 +16,14 @@ import pytest
 
 from booking.extensions import db
 from booking.models import AuditEvent, Booking
-from tests.integration.staff_support import PASSWORD, book_at, create_counsellor, create_staff, english, sign_in
+from tests.integration.staff_support import (
+    PASSWORD,
+    book_at,
+    create_counsellor,
+    create_staff,
+    english,
+    sign_in,
+)
 
 RANGE = "from=2027-03-29&to=2027-04-11"
 
@@ -51,7 +58,9 @@ def month(app, desk, clock):  # type: ignore[no-untyped-def]
         "pending": book_at(app, "2027-04-06T10:00", email="f@example.org"),
         "given_back": book_at(app, "2027-04-06T10:30", email="g@example.org"),
     }
-    assert desk.post(f"/staff/bookings/{ids['cancelled']}/cancel", data={"reason": "krank"}).status_code == 302
+    assert (
+        desk.post(f"/staff/bookings/{ids['cancelled']}/cancel", data={"reason": "krank"}).status_code == 302
+    )
     update(app, ids["open"], language="ar")
     update(app, ids["pending"], status="pending", hold_until=datetime(2027, 4, 6, 7, tzinfo=UTC))
     update(app, ids["given_back"], status="cancelled")
@@ -86,10 +95,16 @@ def test_the_table_counts_each_week_and_the_total(app, desk, month):
 def test_the_chart_is_inline_svg_with_the_same_figures_as_text(app, desk, month):
     page = desk.get(f"/staff/stats?{RANGE}&by=week").text
     chart = page.split('id="chart-bookings"', 1)[1].split("</svg>", 1)[0]
-    assert '<svg class="bars"' in chart and 'role="img"' in chart and 'aria-label="Bar chart of the bookings' in chart
+    assert (
+        '<svg class="bars"' in chart
+        and 'role="img"' in chart
+        and 'aria-label="Bar chart of the bookings' in chart
+    )
     bars = re.findall(r'<g class="bar" data-label="([^"]+)" data-total="(\d+)">(.*?)</g>', chart, re.S)
     assert [(label, total) for label, total, _ in bars] == [("Week 13/2027", "3"), ("Week 14/2027", "2")]
-    parts = {label: dict(re.findall(r'data-kind="(\w+)" data-value="(\d+)"', body)) for label, _t, body in bars}
+    parts = {
+        label: dict(re.findall(r'data-kind="(\w+)" data-value="(\d+)"', body)) for label, _t, body in bars
+    }
     assert parts == {
         "Week 13/2027": {"attended": "1", "no_show": "1", "cancelled": "1"},
         "Week 14/2027": {"attended": "1", "open": "1"},
@@ -109,7 +124,12 @@ def test_by_month_and_by_language_of_the_pages_and_of_the_counselling(app, desk,
     assert re.findall(r"<tfoot><tr><th scope=\"row\">Total</th>(.*?)</tr>", pages, re.S)[0].count("<td>") == 2
     assert "<td>4</td><td>1</td></tr></tfoot>" in pages
     counselling = page.split('id="stats-counselling_languages"', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r'<th scope="col">([^<]+)</th>', counselling) == ["Period", "Arabic", "Not chosen", "German"]
+    assert re.findall(r'<th scope="col">([^<]+)</th>', counselling) == [
+        "Period",
+        "Arabic",
+        "Not chosen",
+        "German",
+    ]
     assert "<td>2</td><td>2</td><td>1</td></tr></tfoot>" in counselling
 
 
@@ -131,9 +151,10 @@ def test_the_csv_has_the_same_figures_in_the_export_style(app, desk, month):
         ["Week 14/2027", "2027-04-05", "2027-04-11", "2", "0", "1", "0", "1", "1", "1", "0", "1", "1"],
         ["Total", "2027-03-29", "2027-04-11", "5", "1", "2", "1", "1", "4", "1", "2", "2", "1"],
     ]
-    assert 'href="/staff/stats.csv?from=2027-03-29&amp;to=2027-04-11&amp;by=week"' in desk.get(
-        f"/staff/stats?{RANGE}&by=week"
-    ).text
+    assert (
+        'href="/staff/stats.csv?from=2027-03-29&amp;to=2027-04-11&amp;by=week"'
+        in desk.get(f"/staff/stats?{RANGE}&by=week").text
+    )
 
 
 @pytest.mark.parametrize(

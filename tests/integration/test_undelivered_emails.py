@@ -89,7 +89,9 @@ def test_an_unreachable_mail_server_says_so_and_the_count_follows_the_list(mail_
     assert nav_count(desk) == "2"
     page = desk.get("/staff/emails").text
     assert "Our mail server could not be reached." in row_of(page, "zwei@example.org")
-    assert "0151 2345678" in row_of(page, "zwei@example.org") and "tel:" not in row_of(page, "eins@example.org")
+    assert "0151 2345678" in row_of(page, "zwei@example.org") and "tel:" not in row_of(
+        page, "eins@example.org"
+    )
     sink.start()
     with mail_app.app_context():  # the retry is due: it goes out, and the count goes down
         for row in db.session.scalars(select(Outbox)):

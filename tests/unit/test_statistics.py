@@ -49,7 +49,9 @@ def test_partial_months_are_cut_to_the_range():
     ]
 
 
-def row(start: datetime, status: str = "confirmed", attended: bool | None = None, **languages: str | None) -> Row:
+def row(
+    start: datetime, status: str = "confirmed", attended: bool | None = None, **languages: str | None
+) -> Row:
     return Row(start, status, attended, languages.get("language") or "de", languages.get("counselling"))
 
 
@@ -77,7 +79,9 @@ outcomes = st.tuples(st.sampled_from(["confirmed", "cancelled"]), st.sampled_fro
 @given(
     st.lists(
         st.tuples(
-            st.datetimes(min_value=datetime(2027, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+            st.datetimes(
+                min_value=datetime(2027, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+            ),
             outcomes,
             st.sampled_from(["de", "ar", "uk"]),
             st.sampled_from([None, "de", "ar"]),
@@ -87,7 +91,10 @@ outcomes = st.tuples(st.sampled_from(["confirmed", "cancelled"]), st.sampled_fro
     st.sampled_from(["week", "month"]),
 )
 def test_the_four_outcomes_and_each_language_add_up_to_the_bookings(bookings, by):
-    rows = [Row(start, status, attended, page, counselling) for start, (status, attended), page, counselling in bookings]
+    rows = [
+        Row(start, status, attended, page, counselling)
+        for start, (status, attended), page, counselling in bookings
+    ]
     rows = [r for r in rows if not (r.status == "cancelled" and r.attended is not None)]  # cannot happen
     result = tally(rows, BERLIN, date(2027, 1, 1), date(2027, 12, 31), by)
     counted = [f for _p, f in result.periods] + [result.total]
