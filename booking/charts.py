@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-WIDTH = 500
-LABEL_WIDTH = 140
-TOTAL_WIDTH = 44  # room for the total after the longest bar
+WIDTH = 420
+LABEL_WIDTH = 130
+TOTAL_WIDTH = 40  # room for the total after the longest bar
 ROW_HEIGHT = 26
 BAR_HEIGHT = 16
 TOP = 4
