@@ -75,7 +75,7 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     with page.expect_navigation():
         page.press("#nav-search", "Enter")
     assert urlsplit(page.url).path == "/staff/search"
-    results = page.locator("#search-results tbody tr")
+    results = page.locator("#search-results > li")
     assert results.count() == 1
     assert "أحمد الخطيب" in results.first.inner_text()
     check_accessibility(page, f"search results in {language} ({size})")

@@ -104,7 +104,7 @@ def test_each_result_links_to_its_booking_page_with_name_contact_and_status(app,
     )
     desk.post(f"/staff/bookings/{booking}/cancel", data={"reason": "krank"})
     page = desk.get("/staff/search?q=" + quote("الخطيب")).text
-    row = page.split(f'data-booking="{booking}"', 1)[1].split("</tr>", 1)[0]
+    row = page.split(f'data-booking="{booking}"', 1)[1].split("</li>", 1)[0]
     assert f'href="/staff/bookings/{booking}"' in row
     assert "<bdi>أحمد الخطيب</bdi>" in row
     assert '<bdi dir="ltr">0151 2345678</bdi>' in row and "<bdi>a@example.org</bdi>" in row
