@@ -2,16 +2,18 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 5000
 CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 AXE    := node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint format install translations messages vendor-altcha bench clean
 
-run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
+run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
-	$(BIN)/python -m booking.devserver
+	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
 test: install $(AXE)  ## the whole test suite
 	$(BIN)/pytest
@@ -26,10 +28,15 @@ format: install
 
 install: $(STAMP) $(COMPILED)
 
-$(STAMP): pyproject.toml
+# What running needs (`make run`): the package and its dependencies, nothing else.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+# Everything else: the test tools and the PostgreSQL and Redis drivers (`make test`, lint, bench).
+$(STAMP): pyproject.toml $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,postgres,redis]'
 	touch $(STAMP)
 
 # axe-core (npm) checks pages for WCAG violations in the browser tests; without npm they are skipped.
@@ -45,7 +52,7 @@ vendor-altcha:  ## copy the pinned altcha widget from node_modules into booking/
 	for file in $(ALTCHA_FILES); do cp node_modules/altcha/$$file booking/static/altcha/; done
 	node -p 'require("./node_modules/altcha/package.json").version' > booking/static/altcha/VERSION
 
-%.mo: %.po $(STAMP)
+%.mo: %.po $(RUN_STAMP)
 	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 translations: $(COMPILED)
