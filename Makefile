@@ -52,8 +52,9 @@ vendor-altcha:  ## copy the pinned altcha widget from node_modules into booking/
 	for file in $(ALTCHA_FILES); do cp node_modules/altcha/$$file booking/static/altcha/; done
 	node -p 'require("./node_modules/altcha/package.json").version' > booking/static/altcha/VERSION
 
-%.mo: %.po $(RUN_STAMP)
-	$(BIN)/pybabel compile --statistics -i $< -o $@
+# Every catalogue in one run of pybabel (its start-up costs more than compiling one catalogue).
+$(COMPILED) &: $(CATALOGS) $(RUN_STAMP)
+	$(BIN)/pybabel compile --statistics -d booking/translations
 
 translations: $(COMPILED)
 
