@@ -196,7 +196,9 @@ def test_a_reminder_goes_out_once_when_its_moment_has_come(
     assert "08:30" in reminder["Subject"]
     # No calendar part: re-sent with the entry's UID and SEQUENCE it could bring back an entry
     # the resident deleted; the reminder leaves the calendar as it is.
-    assert not [p for p in reminder.walk() if "calendar" in p.get_content_type() or "ics" in p.get_content_type()]
+    assert not [
+        p for p in reminder.walk() if "calendar" in p.get_content_type() or "ics" in p.get_content_type()
+    ]
 
 
 def test_a_moved_booking_is_reminded_of_its_new_time_and_not_of_the_old(
