@@ -352,3 +352,13 @@ def test_a_file_whose_times_are_in_utc_needs_no_vtimezone() -> None:
     assert b"VTIMEZONE" not in data
     [event] = parse(data).events
     assert event.start == FakeBooking().start_at
+
+
+def test_without_a_stamp_the_files_are_stamped_with_the_moment_they_are_written() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    [entry] = parse(booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="PUBLISH")).events
+    fed_file = feed_calendar([FakeBooking()], OFFICE, manage_url_for=lambda b: MANAGE, language="de")
+    [fed] = parse(fed_file).events
+    after = datetime.now(UTC)
+    for event in (entry, fed):
+        assert before <= event["DTSTAMP"].dt <= after
