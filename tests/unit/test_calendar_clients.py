@@ -127,3 +127,23 @@ def test_icaljs_misreads_the_rdate_form_we_no_longer_write() -> None:
     [read] = icaljs(old)
     march_30 = next(e for e in read.events if e.uid == "booking-REF-3@kreis-heinsberg.example")
     assert march_30.start == datetime(2027, 3, 30, 8, 0, tzinfo=UTC)
+
+
+def test_a_feed_of_every_week_of_two_years_is_right_in_both_programs_every_time() -> None:
+    """08:30 and 14:00 office time on every Tuesday of 2027 and 2028, 23:30 on the nights of three
+    changes, and half an hour across the change to summer time (01:45 CET to 03:15 CEST), stored in
+    UTC as zoneinfo gives it."""
+    tuesday = datetime(2027, 1, 5)
+    walls = [tuesday + timedelta(weeks=week, hours=hour) for week in range(104) for hour in (8.5, 14)]
+    walls += [datetime(2027, 3, 27, 23, 30), datetime(2027, 10, 30, 23, 30), datetime(2028, 10, 28, 23, 30)]
+    starts = [wall.replace(tzinfo=OFFICE.timezone).astimezone(UTC) for wall in walls]
+    starts.append(datetime(2027, 3, 28, 0, 45, tzinfo=UTC))
+    bookings = [booking_at(start, number) for number, start in enumerate(starts)]
+    data = feed_calendar(bookings, OFFICE, manage_url_for=lambda b: MANAGE, language="de", stamp=STAMP)
+    assert b"DTSTART;TZID=Europe/Berlin:20270328T014500\r\nDTEND;TZID=Europe/Berlin:20270328T031500" in data
+    stored = [(b.start_at, b.end_at) for b in bookings]
+    [read] = icaljs(data)
+    assert [(e.start, e.end) for e in read.events] == stored
+    by_libical = libical(data)
+    assert by_libical.errors == []
+    assert [(e.start, e.end) for e in by_libical.events] == stored
