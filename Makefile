@@ -8,14 +8,16 @@ PORT   ?= 5000
 CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 AXE    := node_modules/axe-core/axe.min.js
+ICALJS := node_modules/ical.js/package.json
+NODE_TOOLS := $(AXE) $(ICALJS)
 
-.PHONY: run test lint format install translations messages vendor-altcha bench clean
+.PHONY: run test lint format install translations messages vendor-altcha bench clean libical
 
 run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
 	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
-test: install $(AXE)  ## the whole test suite
+test: install $(NODE_TOOLS) libical  ## the whole test suite
 	$(BIN)/pytest
 
 lint: install
@@ -39,10 +41,20 @@ $(STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,postgres,redis]'
 	touch $(STAMP)
 
-# axe-core (npm) checks pages for WCAG violations in the browser tests; without npm they are skipped.
-$(AXE): package.json
-	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the accessibility tests will be skipped (CI installs it)"; fi
+# axe-core (npm) checks pages for WCAG violations in the browser tests, ical.js (Thunderbird's
+# parser) reads our calendar files; without npm those tests are skipped.
+$(NODE_TOOLS) &: package.json
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error && touch $(NODE_TOOLS); \
+	else echo "npm not found: the accessibility and ical.js tests will be skipped (CI installs it)"; fi
+
+# libical (Debian libical-dev) reads our calendar files in tests/calendar_clients (a C checker
+# compiled by the tests); installed here when we may (root with apt-get), else the tests say so.
+libical:
+	@if ! pkg-config --exists libical 2>/dev/null || ! command -v cc >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libical-dev pkg-config gcc >/dev/null; \
+	  else echo "libical-dev not found: the libical tests will be skipped (apt-get install libical-dev pkg-config gcc)"; fi; \
+	fi
 
 # The ALTCHA widget is served from booking/static/altcha/ (no npm at run time, no third party):
 # after changing its pinned version in package.json, refresh the copies from npm's package.

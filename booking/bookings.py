@@ -431,7 +431,7 @@ def move(
         details = f"{journal.moment(old_start, office)} -> {journal.moment(slot.start, office)}"
         reason = (reason or "").strip()
         queued = journal.record_change(
-            booking, staff, now, "moved", f"{details}: {reason}" if reason else details, "move"
+            booking, staff, now, "moved", f"{details}: {reason}" if reason else details, "move", old_start
         )
     journal.after_commit(queued)
     return booking
