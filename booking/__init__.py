@@ -65,6 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from booking.web import (  # noqa: F401
         api,
         challenges,
+        hardening,
         public,
         public_verify,
         public_waitlist,
@@ -78,6 +79,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         templating,
     )
 
+    hardening.init_app(app)  # before the routes: their ids are bounded
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(staff_base.bp)  # the routes of the staff_* modules above
