@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,63 +22,13 @@ from booking.extensions import db
 from booking.models import Outbox
 from booking.notify import tasks
 from tests.conftest import Clock, make_app
+from tests.database_server import Server
 from tests.integration.staff_support import create_staff, sign_in
 from tests.mailsink import Handler, SmtpSink, free_port
 
 TUESDAY_0830 = datetime(2027, 3, 30, 6, 30, tzinfo=UTC)
 BODY = {"service": "beratung", "start": "2027-03-30T08:30:00+02:00", "name": "A", "email": "a@example.org"}
 SLOTS = "/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30"
-
-
-class Server:
-    """This run's PostgreSQL database seen from outside the app: its backends and its door."""
-
-    def __init__(self, uri: str) -> None:
-        url = sa.make_url(uri)
-        self.name = url.database
-        self.admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-    def backends(self) -> int:
-        with self.admin.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
-                    {"name": self.name},
-                ).scalar_one()
-            )
-
-    def terminate_backends(self) -> int:
-        """End every connection to the database, waiting until each backend has gone."""
-        with self.admin.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
-                        " FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": self.name},
-                ).scalar_one()
-            )
-
-    def allow_connections(self, allowed: bool) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(
-                sa.text(f'ALTER DATABASE "{self.name}" WITH ALLOW_CONNECTIONS {str(allowed).lower()}')
-            )
-
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """The database refuses every connection (as while it restarts) until the block ends."""
-        self.allow_connections(False)
-        try:
-            self.terminate_backends()
-            yield
-        finally:
-            self.allow_connections(True)
-
-    def dispose(self) -> None:
-        self.allow_connections(True)
-        self.admin.dispose()
 
 
 @pytest.fixture
