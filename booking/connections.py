@@ -2,8 +2,8 @@
 
 After PostgreSQL restarts (or an administrator ends the app's backends), every pooled connection
 is dead, and each one failed one request (or one email task) before the pool noticed.
-SQLAlchemy's `pool_pre_ping` finds them with a round trip per checkout, a third more for a
-booking that takes two. Instead a checkout asks the socket, which costs no round trip: the
+SQLAlchemy's `pool_pre_ping` finds them with a round trip per checkout, one more for a booking
+that takes two. Instead a checkout asks the socket, which costs no round trip: the
 server says goodbye before it closes a connection, so an idle connection with something to read
 (or a hang-up) is dead, and the pool replaces it before anyone uses it (the checkout event's
 `DisconnectionError`, as in SQLAlchemy's "Disconnect Handling - Pessimistic").

@@ -31,7 +31,8 @@ from booking import clock, connections
 from booking.models import Outbox
 
 log = logging.getLogger(__name__)
-# A failed record is tried again after 0.2 s, 0.4, ... at most 5 s apart, until the lease ends.
+# A failed record is tried again at once, then after 0.2 s, 0.4, ... at most 5 s apart, until the
+# lease ends.
 FIRST_PAUSE_SECONDS = 0.2
 LONGEST_PAUSE_SECONDS = 5.0
 
@@ -88,7 +89,7 @@ class Ledger:
         values = {"row": outbox_id, "now": now, "note": note}
         remaining = (held_until - clock.now()).total_seconds()
         deadline = time.monotonic() + max(remaining, 0.0)
-        pause = FIRST_PAUSE_SECONDS
+        pause = 0.0  # the first retry at once: a restarted database is usually back already
         while True:
             try:
                 (self.connection or self._open()).execute(MARK_SENT, values)
@@ -100,4 +101,4 @@ class Ledger:
                     raise
                 log.warning("recording email %s failed, trying again in %.1f s: %s", outbox_id, pause, exc)
             time.sleep(pause)
-            pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+            pause = min(max(pause * 2, FIRST_PAUSE_SECONDS), LONGEST_PAUSE_SECONDS)

@@ -91,6 +91,24 @@ def test_after_the_database_restarts_every_next_request_succeeds(pg_app: Flask, 
     assert response.status_code == 201, response.text
 
 
+def test_a_healthy_connection_is_kept_and_only_a_closed_one_replaced(pg_app: Flask, server: Server) -> None:
+    """The checkout's check costs no reconnects while the server is up (bookings, the pipeline
+    statement, slots), and exactly one new connection for the one the server closed."""
+    client = pg_app.test_client()
+    assert client.get(SLOTS).status_code == 200
+    opened: list[object] = []
+    with pg_app.app_context():
+        sa.event.listen(db.engine, "connect", lambda *_args: opened.append(1))
+    for minutes in (0, 0, 30, 30, 60):
+        start = (TUESDAY_0830 + timedelta(minutes=minutes)).isoformat()
+        assert client.post("/api/v1/bookings", json={**BODY, "start": start}).status_code in (201, 409)
+        assert client.get(SLOTS).status_code == 200
+    assert opened == []
+    server.terminate_backends()
+    assert client.get(SLOTS).status_code == 200
+    assert len(opened) == 1
+
+
 def test_after_the_database_restarts_the_next_email_task_succeeds(
     pg_app: Flask, server: Server, clock: Clock
 ) -> None:
