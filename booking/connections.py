@@ -20,7 +20,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # Exceptions that mean "the database is away" (not a bug, not bad input): 503, try again later.
@@ -50,13 +50,6 @@ def watch(engine: Engine) -> None:
     def check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         if not alive(dbapi_connection):
             raise DisconnectionError("the server closed this connection (it restarted?)")
-
-
-def is_outage(error: BaseException) -> bool:
-    """Whether `error` says the database cannot be reached (rather than a query's own fault)."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, OUTAGE)
 
 
 def mark_unavailable() -> None:

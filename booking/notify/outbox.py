@@ -1,4 +1,5 @@
-"""Sending the outbox: each row is one email, sent exactly once.
+"""Sending the outbox: each row is one email, sent once: at least once, and twice only when a fault
+cuts the moment between the mail server's acceptance and the record (`ledger`, which narrows it).
 
 A worker first *claims* a due row with one conditional UPDATE (only one worker can win it), which
 also pushes `next_attempt_at` ahead as a lease: a worker killed mid-send leaves a row that becomes
