@@ -5,17 +5,22 @@ only their own appointment's page, the others' lead to their day in the calendar
 
 from __future__ import annotations
 
+import re
+
 from flask import render_template, request
 from flask_babel import gettext as _
 
 from booking import booking_search, clock, current_office, staff_calendar
 from booking.web.staff_base import bp, me, requires
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 @bp.get("/search")
 @requires("calendar")
 def search() -> tuple[str, int]:
-    query = " ".join(request.args.get("q", "").split())
+    # Control characters (NUL from a pasted line) are in no name: PostgreSQL refuses NUL in text.
+    query = " ".join(CONTROL.sub(" ", request.args.get("q", "")).split())
     error, found = None, None
     if len(query) > booking_search.MAX_QUERY:
         error = _("Please search with at most %(num)d characters.", num=booking_search.MAX_QUERY)
