@@ -36,6 +36,7 @@ PHONE = re.compile(r"^[0-9+()/.\- ]{3,40}$")
 # either, and no database driver can encode them.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+assert len(REFERENCE_ALPHABET) == 32  # five random bits a character (`_new_reference`)
 
 
 @dataclass(frozen=True)
@@ -335,13 +336,13 @@ def _limit_reached(office: Office) -> InvalidBooking:
 
 
 def _new_reference() -> str:
-    """Eight characters of the alphabet, uniformly random, from one draw of the system's random
-    source (a draw per character cost a system call each)."""
-    number = secrets.randbelow(len(REFERENCE_ALPHABET) ** 8)
+    """Eight characters of the alphabet, uniformly random: 40 random bits, 5 (one of 32) for each,
+    from one draw of the system's random source (a draw per character cost a system call each)."""
+    number = int.from_bytes(secrets.token_bytes(5), "big")
     code = ""
     for _position in range(8):
-        number, digit = divmod(number, len(REFERENCE_ALPHABET))
-        code += REFERENCE_ALPHABET[digit]
+        code += REFERENCE_ALPHABET[number & 31]
+        number >>= 5
     return f"{code[:4]}-{code[4:]}"
 
 
