@@ -16,7 +16,7 @@ from booking.extensions import db
 from booking.models import Booking, WaitlistEntry
 from booking.notify import messages
 from tests.e2e import test_browser
-from tests.e2e.browser import DESKTOP, PHONE, glyph_boxes
+from tests.e2e.browser import DESKTOP, PHONE, Shots, glyph_boxes
 from tests.e2e.test_browser import new_page, sign_in
 from tests.integration.staff_support import book_at, get_booking
 from tests.integration.test_email_format import NOW, booking
@@ -81,8 +81,10 @@ def drawn_in_reading_order(page: Any, selector: str, first: str, then: str) -> N
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_email_fits_a_phone_screen(browser: Any, app: Flask, language: str):
     page = new_page(browser, PHONE, locale=language)
+    shots = Shots(f"emails-{language}-phone")
     for kind in (*messages.KINDS, WAITLIST):
         page.set_content(email_html(app, kind, language))
+        shots(page, kind)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{kind} in {language} is {width} px wide"
         if kind not in messages.HELD and kind != WAITLIST:
