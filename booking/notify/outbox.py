@@ -351,7 +351,9 @@ def _build(row: Outbox, subject: Booking | PasswordReset | WaitlistEntry, now: d
         return messages.build_reset_message(subject, office, dedupe_key=row.dedupe_key, now=now)
     if isinstance(subject, WaitlistEntry):
         return messages.build_waitlist_message(subject, office, dedupe_key=row.dedupe_key, now=now)
-    return messages.build_message(row.kind, subject, office, dedupe_key=row.dedupe_key, now=now)
+    return messages.build_message(
+        row.kind, subject, office, dedupe_key=row.dedupe_key, now=now, moved_from=row.moved_from
+    )
 
 
 def _send_claimed(

@@ -291,3 +291,10 @@ def test_dev_staff_creates_an_admin_and_two_counsellors_once_and_prints_their_si
 
 def _password_file(email: str) -> str:
     return {"staff@example.org": "dev-staff-password"}.get(email, f"dev-staff-password-{email.split('@')[0]}")
+
+
+def test_dev_staff_prints_the_sign_in_of_the_server_make_run_starts(app_with):
+    """`make run PORT=5123` sets PUBLIC_URL to its own address: the printed sign-in must open."""
+    app = app_with(PUBLIC_URL="http://127.0.0.1:5123")
+    output = app.test_cli_runner().invoke(args=["dev-staff"]).output
+    assert "Staff sign-in: http://127.0.0.1:5123/staff/login" in output
