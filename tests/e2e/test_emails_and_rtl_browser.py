@@ -142,3 +142,16 @@ def test_the_arabic_day_view_draws_phone_numbers_in_order_and_isolates_names(
     after = summary[text.index("Integrationsberatung") :][: len("Integrationsberatung")]
     lefts = [g["left"] for g in after]
     assert lefts == sorted(lefts), f"the text after the name was turned round: {lefts}"
+
+
+@pytest.mark.parametrize("language", ["ar", "fa"])
+def test_the_phone_example_on_the_booking_form_reads_left_to_right(
+    browser: Any, base_url: str, language: str
+):
+    page = new_page(browser, PHONE, locale=language)
+    page.goto(f"{base_url}/language/{language}?next=/")
+    page.goto(base_url + "/book/beratung/details?start=2027-03-30T08:30:00%2B02:00")
+    drawn_in_reading_order(page, "#phone-hint", "02452", "123456")
+    page.fill("#phone", "بعداً")  # no number: the message repeats the example
+    page.click("form button[type=submit]")
+    drawn_in_reading_order(page, "#phone-error", "02452", "123456")
