@@ -32,7 +32,9 @@ from booking.schedule import Slot, Unbookable, check_start
 
 NAME_MAX = 100
 NOTE_MAX = 1000
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters and line separators; lone UTF-16 surrogates (a JSON "\ud800") are no text
+# either, and no database driver can encode them.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, func, select, update
 from booking import bookings
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
-from booking.notify import outbox, tasks
+from booking.notify import ledger, outbox, tasks
 from booking.web.templating import day_label
 from tests.conftest import FIXED_NOW, Clock, make_app
 from tests.mailsink import Handler, Received, SmtpSink, free_port
@@ -609,17 +609,20 @@ def test_a_late_batch_gives_back_only_the_rows_it_still_holds(mail_app: Flask, c
 def test_a_sent_email_is_recorded_even_when_the_batch_connection_died(
     mail_app: Flask, clock: Clock, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    opened = outbox.autocommit_ledger
+    opened = ledger.Ledger._open
+    deaths = []
 
-    @contextmanager
-    def dying_ledger() -> Iterator[Connection]:
-        with opened() as ledger:
-            ledger.connection.dbapi_connection.close()  # as if the database restarted meanwhile
-            yield ledger
+    def dying_open(self: ledger.Ledger) -> Connection:
+        connection = opened(self)
+        if not deaths:  # the batch's first connection dies, as if the database restarted meanwhile
+            deaths.append(connection)
+            connection.connection.dbapi_connection.close()  # type: ignore[union-attr]
+        return connection
 
-    monkeypatch.setattr(outbox, "autocommit_ledger", dying_ledger)
+    monkeypatch.setattr(ledger.Ledger, "_open", dying_open)
     ids = book_three(mail_app, clock)
     assert tasks.send_email(ids) == 3
+    assert deaths
     assert relay() == 0
     assert len(sink.messages) == 3
 

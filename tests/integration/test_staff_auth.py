@@ -258,6 +258,26 @@ def test_disable_staff_stops_sign_in(app, runner, client):
     assert sign_in(client).status_code == 302
 
 
+def test_a_cookie_copied_before_disable_staff_does_not_get_in_after_enable_staff(app, runner, client):
+    """The sessions end on the server when the account is disabled: enabling it again brings none
+    of them back, not even a copy of the cookie kept meanwhile."""
+    create_staff(app)
+    assert sign_in(client).status_code == 302
+    cookie = client.get_cookie("session", domain="termine.test")
+    assert cookie is not None
+    copy = app.test_client()
+    copy.set_cookie("session", cookie.value, domain="termine.test")
+    assert copy.get("/staff/").status_code == 200  # the copy works while the session lasts
+
+    assert runner.invoke(args=["disable-staff", "--email", EMAIL]).exit_code == 0
+    assert runner.invoke(args=["enable-staff", "--email", EMAIL]).exit_code == 0
+    for browser in (copy, client):
+        response = browser.get("/staff/")
+        assert response.status_code == 302
+        assert "/staff/login" in response.headers["Location"]
+    assert sign_in(client).status_code == 302  # the account itself works again
+
+
 def test_disable_staff_names_an_unknown_address(app, runner):
     result = runner.invoke(args=["disable-staff", "--email", "nobody@example.org"])
     assert result.exit_code != 0
