@@ -12,7 +12,7 @@ from booking import journal
 from booking.extensions import db, transaction
 from booking.models import Absence, Booking, Staff
 from booking.office import Office
-from booking.refusals import InvalidAbsence
+from booking.refusals import InvalidAbsence, too_long
 
 REASON_MAX = 500
 
@@ -63,7 +63,7 @@ def add(
         errors["end"] = [_("The end must be after the start.")]
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX:
-        errors["reason"] = [_("Please enter at most %(max)d characters.", max=REASON_MAX)]
+        errors["reason"] = [too_long(REASON_MAX)]
     if errors:
         raise InvalidAbsence(errors)
     assert counsellor is not None

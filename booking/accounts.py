@@ -20,6 +20,7 @@ from booking import languages as language_names
 from booking.extensions import db, transaction
 from booking.models import ROLES, Booking, CounsellorHours, Staff
 from booking.office import Office, Period
+from booking.refusals import too_long
 
 PASSWORD_MIN = 10
 NAME_MAX = 100
@@ -98,7 +99,7 @@ def _profile_errors(
     if not name.strip():
         errors["name"] = [_("Please enter a name.")]
     elif len(name.strip()) > NAME_MAX:
-        errors["name"] = [_("Please enter at most %(max)d characters.", max=NAME_MAX)]
+        errors["name"] = [too_long(NAME_MAX)]
     if role not in ROLES:
         errors["role"] = [_("Please choose a role: admin, reception or counsellor.")]
     unknown = sorted(set(services or ()) - {s.id for s in office.services})

@@ -26,12 +26,12 @@ from booking.extensions import db, on_postgresql, sql, transaction
 from booking.languages import is_known as is_language
 from booking.models import Booking, Staff
 from booking.office import Office, Service
-from booking.refusals import InvalidBooking, TooLate, unbookable_message
+from booking.phones import normal_phone
+from booking.refusals import InvalidBooking, TooLate, too_long, unbookable_message
 from booking.schedule import Slot, Unbookable, check_start
 
 NAME_MAX = 100
 NOTE_MAX = 1000
-PHONE = re.compile(r"^[0-9+()/.\- ]{3,40}$")
 # Control characters and line separators; lone UTF-16 surrogates (a JSON "\ud800") are no text
 # either, and no database driver can encode them.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -132,13 +132,14 @@ def _validate(
     elif not raw_email and email_required:
         error("email", _("Please enter your email address."))
 
-    phone = request.phone.strip() if isinstance(request.phone, str) else ""
-    if phone and not PHONE.match(phone):
-        error("phone", _("Please enter a phone number with digits only, for example 02452 123456."))
+    typed_phone = request.phone.strip() if isinstance(request.phone, str) else ""
+    phone = normal_phone(typed_phone) if typed_phone else ""
+    if phone is None:
+        error("phone", _("Please enter a phone number, for example 02452 123456."))
 
     note = request.note.strip() if isinstance(request.note, str) else ""
     if len(note) > NOTE_MAX:
-        error("note", _("Please enter at most %(max)d characters.", max=NOTE_MAX))
+        error("note", too_long(NOTE_MAX))
     elif CONTROL.search(note.replace("\n", "").replace("\r", "").replace("\t", "")):
         error("note", _("The note contains characters that are not allowed."))
 
@@ -173,7 +174,7 @@ def name_problem(name: str) -> str | None:
     if not name:
         return _("Please enter your name.")
     if len(name) > NAME_MAX:
-        return _("Please enter at most %(max)d characters.", max=NAME_MAX)
+        return too_long(NAME_MAX)
     if CONTROL.search(name):
         return _("The name contains characters that are not allowed.")
     return None

@@ -4,8 +4,16 @@ absences, accounts' calendar parts), one level below all of them so none imports
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from booking.schedule import Unbookable
+
+
+def too_long(limit: int) -> str:
+    """The message for a text over `limit` characters, with the plural the number needs."""
+    return ngettext(
+        "Please enter at most %(num)d character.", "Please enter at most %(num)d characters.", limit
+    )
 
 
 class InvalidBooking(Exception):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -77,7 +78,13 @@ def join(
         elif first > horizon:
             errors["from"] = [_("This day is too far ahead. Please choose an earlier day.")]
         elif (last - first).days >= LONGEST_RANGE_DAYS:
-            errors["to"] = [_("Please choose at most %(days)d days.", days=LONGEST_RANGE_DAYS)]
+            errors["to"] = [
+                ngettext(
+                    "Please choose at most %(num)d day.",
+                    "Please choose at most %(num)d days.",
+                    LONGEST_RANGE_DAYS,
+                )
+            ]
     name = request.name.strip() if isinstance(request.name, str) else ""
     if (problem := bookings.name_problem(name)) is not None:
         errors["name"] = [problem]

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 
 from booking import bookings, clock, current_office, languages, microcache, places, roster, waitlist
@@ -93,7 +93,11 @@ def slots() -> Response:
         return api_error(
             400,
             "bad_range",
-            _("The range must run forwards and span at most %(days)d days.", days=MAX_RANGE_DAYS),
+            ngettext(
+                "The range must run forwards and span at most %(num)d day.",
+                "The range must run forwards and span at most %(num)d days.",
+                MAX_RANGE_DAYS,
+            ),
         )
     language = request.args.get("language")
     if language is not None and not languages.is_known(language):

@@ -229,7 +229,7 @@ def test_an_absence_without_appointments_says_so(app, client, admin):
     anna_id = anna(app)
     entered = enter(client, anna_id, start_date=TOMORROW)
     page = client.get(entered.headers["Location"])
-    assert "Anna Arslan has no appointments in this time." in page.text
+    assert "<bdi>Anna Arslan</bdi> has no appointments in this time." in page.text  # isolated
     assert "Give all to free counsellors" not in page.text
 
 

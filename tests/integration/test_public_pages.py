@@ -86,7 +86,7 @@ def test_home_page_is_german_by_default_with_intro_hours_and_address(client: Fla
     assert response.status_code == 200
     html = response.text
     assert '<html lang="de"' in html
-    assert "Ca. jeder fünfte Mitbürger hat einen Migrationshintergrund." in html  # the office's words
+    assert "Etwa jede fünfte Person hat eine Einwanderungsgeschichte." in html  # the office's words
     assert "Öffnungszeiten" in html
     for day in ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag"):
         assert day in html
