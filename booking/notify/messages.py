@@ -33,7 +33,7 @@ from booking.notify import ics
 from booking.office import Office
 from booking.web.templating import day_label, time_label
 
-KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder")
+KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder", "link")
 HELD = ("verify", "offer")  # about a held place not booked yet: a link that books it, no calendar entry
 RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
 WAITLIST_KIND = "waitlist"  # the request to confirm a place on the waitlist
@@ -169,6 +169,8 @@ def _subject(kind: str, when: dict[str, str]) -> str:
         return _("Please confirm: your appointment on %(date)s at %(time)s", **when)
     if kind == "offer":
         return _("A place became free: %(date)s at %(time)s", **when)
+    if kind == "link":  # sent again from "Lost your link?"
+        return _("Your link: your appointment on %(date)s at %(time)s", **when)
     return _("Confirmed: your appointment on %(date)s at %(time)s", **when)
 
 
