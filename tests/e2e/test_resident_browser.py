@@ -230,3 +230,14 @@ def test_switching_language_on_the_form_keeps_what_was_typed(browser, base_url, 
     shots(page, "switched-ar")
     with live_app.app_context():
         assert db.session.scalar(select(db.func.count(Booking.id))) == 0
+
+
+def test_enter_in_a_field_books_and_does_not_switch_the_language(browser, base_url, live_app):  # type: ignore[no-untyped-def]
+    page = open_page(browser, base_url, "ar", "phone")
+    page.goto(base_url + DETAILS)
+    fill_details(page)
+    with page.expect_navigation():
+        page.focus("#email")
+        page.keyboard.press("Enter")  # the form's default button, not the first language button
+    assert re.search(r"/b/[^/]+\?new=1$", page.url)
+    assert page.get_attribute("html", "lang") == "ar"
