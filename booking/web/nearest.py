@@ -16,7 +16,12 @@ def nearest_free(
     office: Office, service: Service, wanted: datetime, now: datetime, language: str | None, count: int = 4
 ) -> list[Slot]:
     """Up to `count` free slots closest in time to `wanted` (before or after), in time order."""
-    day = wanted.astimezone(office.timezone).date()
+    today = now.astimezone(office.timezone).date()
+    # inside the booking window (a time sent from far outside it has no neighbours of its own)
+    day = min(
+        max(wanted.astimezone(office.timezone).date(), today),
+        today + timedelta(days=office.rules.horizon_days),
+    )
     free = [
         slot
         for slot, places_free in places.availability(
