@@ -2,18 +2,22 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 5000
 CATALOGS := $(wildcard booking/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 AXE    := node_modules/axe-core/axe.min.js
+ICALJS := node_modules/ical.js/package.json
+NODE_TOOLS := $(AXE) $(ICALJS)
 
-.PHONY: run test lint format install translations messages vendor-altcha bench clean
+.PHONY: run test lint format install translations messages vendor-altcha bench clean libical
 
-run: install  ## set up and serve on http://127.0.0.1:5000 (SQLite, emails as files)
+run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
-	$(BIN)/python -m booking.devserver
+	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
-test: install $(AXE)  ## the whole test suite
+test: install $(NODE_TOOLS) libical  ## the whole test suite
 	$(BIN)/pytest
 
 lint: install
@@ -26,16 +30,31 @@ format: install
 
 install: $(STAMP) $(COMPILED)
 
-$(STAMP): pyproject.toml
+# What running needs (`make run`): the package and its dependencies, nothing else.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+# Everything else: the test tools and the PostgreSQL and Redis drivers (`make test`, lint, bench).
+$(STAMP): pyproject.toml $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,postgres,redis]'
 	touch $(STAMP)
 
-# axe-core (npm) checks pages for WCAG violations in the browser tests; without npm they are skipped.
-$(AXE): package.json
-	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the accessibility tests will be skipped (CI installs it)"; fi
+# axe-core (npm) checks pages for WCAG violations in the browser tests, ical.js (Thunderbird's
+# parser) reads our calendar files; without npm those tests are skipped.
+$(NODE_TOOLS) &: package.json
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --loglevel=error && touch $(NODE_TOOLS); \
+	else echo "npm not found: the accessibility and ical.js tests will be skipped (CI installs it)"; fi
+
+# libical (Debian libical-dev) reads our calendar files in tests/calendar_clients (a C checker
+# compiled by the tests); installed here when we may (root with apt-get), else the tests say so.
+libical:
+	@if ! pkg-config --exists libical 2>/dev/null || ! command -v cc >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libical-dev pkg-config gcc >/dev/null; \
+	  else echo "libical-dev not found: the libical tests will be skipped (apt-get install libical-dev pkg-config gcc)"; fi; \
+	fi
 
 # The ALTCHA widget is served from booking/static/altcha/ (no npm at run time, no third party):
 # after changing its pinned version in package.json, refresh the copies from npm's package.
@@ -45,8 +64,9 @@ vendor-altcha:  ## copy the pinned altcha widget from node_modules into booking/
 	for file in $(ALTCHA_FILES); do cp node_modules/altcha/$$file booking/static/altcha/; done
 	node -p 'require("./node_modules/altcha/package.json").version' > booking/static/altcha/VERSION
 
-%.mo: %.po $(STAMP)
-	$(BIN)/pybabel compile --statistics -i $< -o $@
+# Every catalogue in one run of pybabel (its start-up costs more than compiling one catalogue).
+$(COMPILED) &: $(CATALOGS) $(RUN_STAMP)
+	$(BIN)/pybabel compile --statistics -d booking/translations
 
 translations: $(COMPILED)
 

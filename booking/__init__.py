@@ -13,6 +13,7 @@ from flask import Flask, g, has_request_context, request, session
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from booking import connections
 from booking.extensions import babel, csrf, db, limiter, login, migrate
 from booking.legal_texts import load_legal_texts
 from booking.office import Office, load_office
@@ -63,11 +64,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
+        connections.watch(db.engine)
 
     from booking import cli, errors, security
     from booking.web import (  # noqa: F401
         api,
         challenges,
+        hardening,
         legal,
         public,
         public_cancel,
@@ -85,6 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         templating,
     )
 
+    hardening.init_app(app)  # before the routes: their ids are bounded
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(staff_base.bp)  # the routes of the staff_* modules above

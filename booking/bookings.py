@@ -32,7 +32,9 @@ from booking.schedule import Slot, Unbookable, check_start
 NAME_MAX = 100
 NOTE_MAX = 1000
 PHONE = re.compile(r"^[0-9+()/.\- ]{3,40}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters and line separators; lone UTF-16 surrogates (a JSON "\ud800") are no text
+# either, and no database driver can encode them.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -333,7 +335,13 @@ def _limit_reached(office: Office) -> InvalidBooking:
 
 
 def _new_reference() -> str:
-    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    """Eight characters of the alphabet, uniformly random, from one draw of the system's random
+    source (a draw per character cost a system call each)."""
+    number = secrets.randbelow(len(REFERENCE_ALPHABET) ** 8)
+    code = ""
+    for _position in range(8):
+        number, digit = divmod(number, len(REFERENCE_ALPHABET))
+        code += REFERENCE_ALPHABET[digit]
     return f"{code[:4]}-{code[4:]}"
 
 
@@ -425,7 +433,7 @@ def move(
         details = f"{journal.moment(old_start, office)} -> {journal.moment(slot.start, office)}"
         reason = (reason or "").strip()
         queued = journal.record_change(
-            booking, staff, now, "moved", f"{details}: {reason}" if reason else details, "move"
+            booking, staff, now, "moved", f"{details}: {reason}" if reason else details, "move", old_start
         )
     journal.after_commit(queued)
     return booking

@@ -143,7 +143,8 @@ def _staff_commands(app: Flask) -> None:
         from secrets import token_urlsafe
 
         office = current_office()
-        click.echo("Staff sign-in: http://127.0.0.1:5000/staff/login")
+        base = (app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+        click.echo(f"Staff sign-in: {base}/staff/login")
         for email, name, role, spoken, secret_name in dev_accounts:
             secret = Path(app.instance_path) / secret_name
             if accounts.get_by_email(email) is None:

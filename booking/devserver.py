@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-URL = "http://127.0.0.1:5000"
+PORT = os.environ.get("PORT", "5000")
+URL = f"http://127.0.0.1:{PORT}"
 
 
 def commands() -> list[list[str]]:
     """Web app, one worker (solo pool: one task at a time is plenty here) and beat."""
     celery = str(BIN / "celery")
     return [
-        [str(BIN / "flask"), "--app", "booking", "run", "--host", "127.0.0.1", "--port", "5000"],
+        [str(BIN / "flask"), "--app", "booking", "run", "--host", "127.0.0.1", "--port", PORT],
         [
             celery,
             "-A",
@@ -35,11 +36,15 @@ def commands() -> list[list[str]]:
     ]
 
 
-def staff_login() -> str:
+def staff_login(env: dict[str, str]) -> str:
     """The development accounts' sign-ins (an admin and two counsellors, created on first use),
     one a line, indented for the banner."""
     result = subprocess.run(
-        [str(BIN / "flask"), "--app", "booking", "dev-staff"], capture_output=True, text=True, check=False
+        [str(BIN / "flask"), "--app", "booking", "dev-staff"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     text = result.stdout.strip() or result.stderr.strip()
     return "\n  ".join(
@@ -48,8 +53,10 @@ def staff_login() -> str:
 
 
 def main() -> int:
-    login = staff_login()
-    processes = [subprocess.Popen(command, env=os.environ.copy()) for command in commands()]
+    # The links in emails point at this server unless PUBLIC_URL says otherwise.
+    env = {"PUBLIC_URL": URL, **os.environ}
+    login = staff_login(env)
+    processes = [subprocess.Popen(command, env=env) for command in commands()]
     time.sleep(2)  # after the processes' own start-up lines, so the banner stays visible
     print(
         f"\n  Termine runs on {URL}\n  {login}\n"

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from booking import connections
 from booking.extensions import limiter
 
 API_CODES = {
@@ -18,6 +19,7 @@ API_CODES = {
     409: "conflict",
     413: "too_large",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -28,6 +30,7 @@ def _message(code: int) -> str:
         405: _("This action is not possible here."),
         413: _("The request is too large."),
         429: _("Too many requests. Please wait a moment and try again."),
+        503: _("The appointment system is not available at the moment. Please try again in a few minutes."),
     }.get(code, _("Something went wrong. Please try again later."))
 
 
@@ -79,6 +82,22 @@ def init_app(app: Flask) -> None:
             "error",
         )
         return redirect(_form_page())
+
+    def database_away(error: Exception) -> Response:
+        """The database cannot be reached (restarting, down): our own 503 page, rendered without
+        asking the database again (the signed-in user is not loaded for it)."""
+        app.logger.error("database unavailable on %s: %s", request.path, error)
+        connections.mark_unavailable()
+        if request.path.startswith("/api/"):
+            response = api_error(503)
+        else:
+            page = render_template("error.html", code=503, message=_message(503))
+            response = app.make_response((page, 503))
+        response.headers["Retry-After"] = str(connections.RETRY_AFTER_SECONDS)
+        return response
+
+    for outage in connections.OUTAGE:
+        app.register_error_handler(outage, database_away)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -24,10 +24,12 @@ WITH audit AS (
   INSERT INTO audit_events (booking_id, staff_id, at, action, details)
   VALUES (:booking_id, :staff_id, :at, :action, :details)
 )
-INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts)
-VALUES (:dedupe_key, :kind, :booking_id, :sequence, :created_at, :next_attempt_at, :attempts)
+INSERT INTO outbox (dedupe_key, kind, booking_id, sequence, created_at, next_attempt_at, attempts, moved_from)
+VALUES (:dedupe_key, :kind, :booking_id, :sequence, :created_at, :next_attempt_at, :attempts, :moved_from)
 RETURNING id
-""").bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("at", "created_at", "next_attempt_at")))
+""").bindparams(
+    *(bindparam(name, type_=UTCDateTime()) for name in ("at", "created_at", "next_attempt_at", "moved_from"))
+)
 
 
 # PostgreSQL: the audit entry and the email of a new booking, written in the booking's own
@@ -78,14 +80,20 @@ def _audit_row(
 
 
 def record_change(
-    booking: Booking, staff: Staff | None, now: datetime, action: str, details: str, email: str
+    booking: Booking,
+    staff: Staff | None,
+    now: datetime,
+    action: str,
+    details: str,
+    email: str,
+    moved_from: datetime | None = None,
 ) -> list[int]:
     """Write the audit entry and the email (none without an address) of a change into its
-    transaction; returns the email's id for `after_commit`."""
+    transaction; returns the email's id for `after_commit`. `moved_from`: a move's old start."""
     if not booking.email:
         audit(booking.id, staff, now, action, details)
         return []
-    email_row = Outbox.row(email, booking.id, booking.sequence, now)
+    email_row = Outbox.row(email, booking.id, booking.sequence, now, moved_from)
     if on_postgresql():
         return [
             sql(

@@ -198,9 +198,13 @@ class Outbox(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A move's email: the start before the move, which the email names beside the new one.
+    moved_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @staticmethod
-    def row(kind: str, booking_id: int, sequence: int, now: datetime) -> dict[str, object]:
+    def row(
+        kind: str, booking_id: int, sequence: int, now: datetime, moved_from: datetime | None = None
+    ) -> dict[str, object]:
         """The columns of a new email, due at once. Its key keeps it single: a confirmation once
         per booking; a cancellation, move or reminder once per booking and sequence."""
         key = f"{kind}:{booking_id}" if kind in ONCE_PER_BOOKING else f"{kind}:{booking_id}:{sequence}"
@@ -212,6 +216,7 @@ class Outbox(db.Model):
             "created_at": now,
             "next_attempt_at": now,
             "attempts": 0,
+            "moved_from": moved_from,
         }
 
     @staticmethod

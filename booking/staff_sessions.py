@@ -16,7 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
 
-from booking import journal
+from booking import connections, journal
 from booking.extensions import db, sql, transaction
 from booking.models import Outbox, PasswordReset, Staff, StaffSession
 
@@ -38,8 +38,9 @@ def start(staff: Staff, now: datetime) -> str:
 
 
 def load(key: str | None) -> Staff | None:
-    """The active account of a session key still on the server (Flask-Login's user loader)."""
-    if not key or len(key) > 100:
+    """The active account of a session key still on the server (Flask-Login's user loader);
+    nobody while the database is away (the 503 page must not ask it again)."""
+    if not key or len(key) > 100 or connections.unavailable():
         return None
     staff = db.session.scalar(
         select(Staff)

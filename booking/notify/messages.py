@@ -35,6 +35,9 @@ from booking.web.templating import day_label, time_label
 
 KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder", "link")
 HELD = ("verify", "offer")  # about a held place not booked yet: a link that books it, no calendar entry
+# The kinds that carry the calendar entry (or its removal). A reminder carries none: sent again
+# with the same UID and SEQUENCE it could bring back an entry the resident deleted.
+WITH_CALENDAR = ("confirm", "cancel", "move")
 RESET_KIND = "password_reset"  # the one kind about a staff account rather than a booking
 WAITLIST_KIND = "waitlist"  # the request to confirm a place on the waitlist
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -227,8 +230,10 @@ def build_message(
     *,
     dedupe_key: str,
     now: datetime,
+    moved_from: datetime | None = None,
 ) -> Email:
-    """The complete message (plain text, HTML, invite.ics) for one outbox row."""
+    """The complete message for one outbox row: plain text, HTML and, for the kinds that change
+    the calendar entry, the iCalendar part. `moved_from`: a move's old start, which its email names."""
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
     if not booking.email:
@@ -262,28 +267,36 @@ def build_message(
         }
         if kind in HELD:
             context["hold_until"] = time_label(booking.hold_until or booking.start_at)
+        if kind == "move" and moved_from is not None:
+            context["old_date"], context["old_time"] = day_label(moved_from), time_label(moved_from)
         text = _render(f"email/{kind}.txt", context)
         html = _render(f"email/{kind}.html", context)
 
     from_header, envelope_from = sender_address(office)
     recipient = _address(booking.email)
     identifier = _token(message_id(dedupe_key, booking, office))
-    alternative = _multipart(
-        "alternative",
-        ALTERNATIVE,
-        [_leaf('text/plain; charset="utf-8"', _text(text)), _leaf('text/html; charset="utf-8"', _text(html))],
-    )
-    parts = [alternative]
-    if kind not in HELD:  # no calendar entry for a time that is not booked yet
+    bodies = [
+        _leaf('text/plain; charset="utf-8"', _text(text)),
+        _leaf('text/html; charset="utf-8"', _text(html)),
+    ]
+    attachments = []
+    if kind in WITH_CALENDAR:
         calendar = ics.booking_calendar(
             booking, office, manage_url=links["manage_url"], method=method, stamp=now
         )
-        invite = _leaf(
-            f'text/calendar; method="{method}"; charset="utf-8"',
-            calendar,
-            ("Content-Disposition", 'attachment; filename="invite.ics"'),
+        # As the big calendar services send an invitation: the calendar part is the last
+        # alternative (what a calendar-aware mail program shows as the entry), and the same file
+        # is attached as invite.ics for those that only offer attachments (application/ics, so
+        # that no program takes it for a second invitation).
+        bodies.append(_leaf(f'text/calendar; charset="utf-8"; method={method}', calendar))
+        attachments.append(
+            _leaf(
+                'application/ics; name="invite.ics"',
+                calendar,
+                ("Content-Disposition", 'attachment; filename="invite.ics"'),
+            )
         )
-        parts.append(invite)
+    parts = [_multipart("alternative", ALTERNATIVE, bodies), *attachments]
     raw = _multipart(
         "mixed",
         MIXED,

@@ -1,4 +1,5 @@
-"""Sending the outbox: each row is one email, sent exactly once.
+"""Sending the outbox: each row is one email, sent once: at least once, and twice only when a fault
+cuts the moment between the mail server's acceptance and the record (`ledger`, which narrows it).
 
 A worker first *claims* a due row with one conditional UPDATE (only one worker can win it), which
 also pushes `next_attempt_at` ahead as a lease: a worker killed mid-send leaves a row that becomes
@@ -13,23 +14,22 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import contains_eager
 
 from booking import clock
-from booking.extensions import db, on_postgresql, sql, transaction
+from booking.extensions import db, on_postgresql, transaction
 from booking.models import Booking, Outbox, PasswordReset, Staff, WaitlistEntry
 from booking.notify import messages
 from booking.notify.delivery import Sender, open_sender
+from booking.notify.ledger import Ledger
 from booking.office import Office
 
 log = logging.getLogger(__name__)
@@ -103,34 +103,6 @@ def release(outbox_ids: list[int], now: datetime, held_until: datetime) -> None:
                 .values(next_attempt_at=now, attempts=Outbox.attempts - 1)
                 .execution_options(synchronize_session=False)
             )
-
-
-_OUTBOX = Outbox.__table__
-MARK_SENT = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row"))
-    .values(sent_at=bindparam("now"), last_error=bindparam("note"), failed_at=None)
-)
-
-
-def mark_sent(
-    outbox_id: int, now: datetime, note: str | None = None, ledger: Connection | None = None
-) -> None:
-    """Done; `note` records why a row was skipped instead of sent. Runs once per email, so in
-    Core, on the batch's autocommit `ledger` when given: one round trip instead of three."""
-    values = {"row": outbox_id, "now": now, "note": note}
-    if ledger is not None:
-        ledger.execute(MARK_SENT, values)
-        return
-    with transaction():
-        sql(MARK_SENT, values)
-
-
-@contextmanager
-def autocommit_ledger() -> Iterator[Connection]:
-    """A connection on which each statement commits by itself (for a batch's marks)."""
-    with db.engine.connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -335,33 +307,25 @@ class Outcome(Enum):
     RETRY = "retry"  # the mail server is unreachable: stop the batch, try again later
 
 
-def _record_sent(row_id: int, now: datetime, note: str | None, ledger: Connection) -> None:
-    """Mark on the ledger; should its connection have died meanwhile (the database restarted
-    while we talked to the mail server), once more on a fresh one, lest the email go twice."""
-    try:
-        mark_sent(row_id, now, note, ledger)
-    except DBAPIError:
-        log.warning("marking email %s sent failed on the batch's connection; trying a new one", row_id)
-        mark_sent(row_id, now, note)
-
-
 def _build(row: Outbox, subject: Booking | PasswordReset | WaitlistEntry, now: datetime) -> messages.Email:
     office = current_app.extensions["office"]
     if isinstance(subject, PasswordReset):
         return messages.build_reset_message(subject, office, dedupe_key=row.dedupe_key, now=now)
     if isinstance(subject, WaitlistEntry):
         return messages.build_waitlist_message(subject, office, dedupe_key=row.dedupe_key, now=now)
-    return messages.build_message(row.kind, subject, office, dedupe_key=row.dedupe_key, now=now)
+    return messages.build_message(
+        row.kind, subject, office, dedupe_key=row.dedupe_key, now=now, moved_from=row.moved_from
+    )
 
 
 def _send_claimed(
-    row: Outbox, booking: Subject, sender: Sender, ledger: Connection, held_until: datetime
+    row: Outbox, booking: Subject, sender: Sender, ledger: Ledger, held_until: datetime
 ) -> Outcome:
     """Build, send and record one claimed row."""
     now = clock.now()
     reason = skip_reason(row, booking, now)
     if reason or booking is None:
-        _record_sent(row.id, now, reason, ledger)
+        ledger.record(row.id, now, reason, held_until)
         return Outcome.DONE
     name = f"{row.id:07d}-{row.dedupe_key}"
     try:
@@ -382,7 +346,7 @@ def _send_claimed(
         log.warning("email %s not sent, will retry: %s", name, exc)
         mark_failed(row.id, clock.now(), f"{type(exc).__name__}: {exc}", held_until=held_until)
         return Outcome.RETRY
-    _record_sent(row.id, clock.now(), None, ledger)
+    ledger.record(row.id, clock.now(), None, held_until)
     return Outcome.SENT
 
 
@@ -390,7 +354,8 @@ def deliver(outbox_ids: Iterable[int]) -> int:
     """Claim these rows at once and send them over one connection; returns how many went out.
     The batch stops early, giving its rest back, when the mail server fails (the rest would
     likely fail too) or when half the lease has gone: every send starts with at least half of
-    MAIL_LEASE_SECONDS left, so no other worker takes a row while it is being sent."""
+    MAIL_LEASE_SECONDS left, so no other worker takes a row while it is being sent. It stops,
+    leaving the rest leased, when the database cannot be reached to record a send (`ledger`)."""
     started = clock.now()
     claimed = claim_many(list(dict.fromkeys(outbox_ids)), started)
     if not claimed:
@@ -399,8 +364,10 @@ def deliver(outbox_ids: Iterable[int]) -> int:
     held_until = lease_end(started)
     stop_at = started + (held_until - started) / 2
     sent = 0
-    with open_sender(current_app) as sender, autocommit_ledger() as ledger:  # type: ignore[arg-type]
+    with open_sender(current_app) as sender, Ledger(db.engine) as ledger:  # type: ignore[arg-type]
         for index, (row, booking) in enumerate(rows):
+            if not ledger.ready():
+                break  # the rest stay leased and become due when the lease ends
             if clock.now() >= stop_at:
                 release([r.id for r, _ in rows[index:]], clock.now(), held_until)
                 break

@@ -304,3 +304,11 @@ SPEC: dict[str, Any] = {
         }
     },
 }
+
+# Whatever reads the database answers 503 while it cannot be reached (booking/connections.py).
+for _path, _operations in SPEC["paths"].items():
+    if _path != "/challenge":
+        for _operation in _operations.values():
+            _operation["responses"]["503"] = _error(
+                "The database cannot be reached (unavailable); try again after Retry-After"
+            )

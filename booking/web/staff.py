@@ -22,6 +22,7 @@ from booking.models import Booking
 from booking.office import Office
 from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
 from booking.schedule import Unbookable, local_today, window
+from booking.web import hardening
 from booking.web.forms import booking_request
 from booking.web.staff_base import bp, date_arg, me, own_or_403, requires, safe_next
 from booking.web.staff_forms import ActionForm, CallerBookingForm, LoginForm, MoveForm, ReasonForm
@@ -84,8 +85,8 @@ def _counsellor_arg() -> int | None:
     value = request.args.get("counsellor", "")
     if value == "all":
         return None
-    if value.isdigit():
-        return int(value)
+    if (chosen := hardening.row_id(value)) is not None:
+        return chosen
     return me().id if me().role == "counsellor" else None
 
 
@@ -247,12 +248,11 @@ def reassign(booking_id: int) -> Response:
     """Give the appointment to another counsellor: the one chosen, or the best free one."""
     booking = _booking_or_404(booking_id)
     choice = request.form.get("counsellor", "")
-    if choice and not choice.isdigit():
+    counsellor_id = hardening.row_id(choice)
+    if choice and counsellor_id is None:
         abort(400)
     try:
-        chosen = places.reassign(
-            current_office(), booking, me(), clock.now(), int(choice) if choice else None
-        )
+        chosen = places.reassign(current_office(), booking, me(), clock.now(), counsellor_id)
     except SlotFull:
         flash(_("No other counsellor is free at this time. Please move or cancel the appointment."), "error")
     except TooLate:

@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -135,7 +135,10 @@ def calendar(token: str) -> Response:
         today + timedelta(days=office.rules.horizon_days + 1),
         active_only=True,
     )
-    data = feed_calendar(found, office, manage_url_for=_detail_url, stamp=now)
+    # The feed has no session to take a language from: the office's own (the first of LANGUAGES),
+    # as its staff read it, whatever language each resident booked in.
+    language = current_app.config["LANGUAGES"][0]
+    data = feed_calendar(found, office, manage_url_for=_detail_url, language=language, stamp=now)
     return Response(
         data, mimetype="text/calendar", headers={"Content-Disposition": 'inline; filename="termine.ics"'}
     )

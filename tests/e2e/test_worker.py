@@ -180,11 +180,11 @@ def web(postgres_url: str, redis_url: str, office_file: str, tmp_path: Path) -> 
             db.engine.dispose()
 
 
-@pytest.fixture
-def celery_process(
-    web: Flask, postgres_url: str, redis_url: str, office_file: str, sink: SmtpSink, tmp_path: Path
-) -> Iterator[Callable[[str], Process]]:
-    env = _env(
+def worker_env(
+    postgres_url: str, redis_url: str, office_file: str, sink: SmtpSink, instance: Path, **overrides: str
+) -> dict[str, str]:
+    """The environment of the workers and beat: this database, broker and SMTP server, quick retries."""
+    values = dict(
         DATABASE_URL=postgres_url,
         OFFICE_CONFIG=office_file,
         CELERY_BROKER_URL=redis_url,
@@ -196,9 +196,17 @@ def celery_process(
         MAIL_RETRY_SECONDS="1",
         MAIL_RETRY_MAX_SECONDS="2",
         MAIL_LEASE_SECONDS="30",
-        INSTANCE_PATH=str(tmp_path / "worker"),
+        INSTANCE_PATH=str(instance),
         SECRET_KEY="e2e",
     )
+    return _env(**{**values, **overrides})
+
+
+@pytest.fixture
+def celery_process(
+    web: Flask, postgres_url: str, redis_url: str, office_file: str, sink: SmtpSink, tmp_path: Path
+) -> Iterator[Callable[[str], Process]]:
+    env = worker_env(postgres_url, redis_url, office_file, sink, tmp_path / "worker")
     yield from _processes(env, tmp_path)
 
 

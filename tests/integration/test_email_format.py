@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar
 
 from booking.models import Booking
-from booking.notify.messages import HELD, KINDS, Email, build_message
+from booking.notify.messages import HELD, KINDS, WITH_CALENDAR, Email, build_message
 from booking.web.templating import day_label, time_label
 from tests.conftest import Clock, make_app
 
@@ -101,12 +101,15 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
 
     message = parse(raw)
     assert message.defects == []
+    # The calendar part is the last alternative and attached as invite.ics, as the big calendar
+    # services send invitations; none for a time not booked yet, none in a reminder.
+    with_calendar = kind in WITH_CALENDAR
     assert [(part.get_content_type(), part.is_multipart()) for part in message.walk()] == [
         ("multipart/mixed", True),
         ("multipart/alternative", True),
         ("text/plain", False),
         ("text/html", False),
-    ] + ([] if kind in HELD else [("text/calendar", False)])  # no entry for a time not booked yet
+    ] + ([("text/calendar", False), ("application/ics", False)] if with_calendar else [])
     assert all(part.defects == [] for part in message.walk())
     assert str(message["Subject"]) == expected_subject(kind, language)
     assert message["To"].addresses[0].display_name == "Anna Müller"
@@ -119,7 +122,7 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
     assert message["MIME-Version"] == "1.0"
     assert message["Date"].datetime == NOW
 
-    _mixed, _alternative, plain, html, *invites = message.walk()
+    _mixed, _alternative, plain, html, *calendars = message.walk()
     assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
     assert "ABCD-EFGH" in plain.get_content() and "ABCD-EFGH" in html.get_content()
     assert f'<html lang="{language}"' in html.get_content()
@@ -127,13 +130,18 @@ def test_every_email_has_the_parts_headers_and_line_ends_mail_programs_expect(
         assert "/confirm/" + "c" * 43 in plain.get_content() and "/confirm/" + "c" * 43 in html.get_content()
         assert "t" * 32 not in plain.get_content() + html.get_content()  # not the booking's own link yet
         return
-    [invite] = invites
+    if not with_calendar:
+        assert calendars == []
+        return
+    inline, invite = calendars
+    assert inline.get_content_disposition() is None  # shown, not offered as a file
     assert invite.get_content_disposition() == "attachment"
     assert invite.get_filename() == "invite.ics"
-    assert invite.get_param("charset") == "utf-8"
-    method = "CANCEL" if kind == "cancel" else "REQUEST"
-    assert invite.get_param("method") == method
-    calendar = Calendar.from_ical(invite.get_payload(decode=True))
+    assert inline.get_param("charset") == "utf-8"
+    method = "CANCEL" if kind == "cancel" else "PUBLISH"
+    assert inline.get_param("method") == method
+    assert invite.get_payload(decode=True) == inline.get_payload(decode=True)
+    calendar = Calendar.from_ical(inline.get_payload(decode=True))
     assert str(calendar["METHOD"]) == method
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
     assert [str(e["UID"]) for e in calendar.events] == ["booking-ABCD-EFGH@kreis-heinsberg.example"]

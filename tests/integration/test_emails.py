@@ -19,13 +19,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
 from icalendar import Calendar
 from sqlalchemy import Connection, func, select, update
 
 from booking import bookings
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
-from booking.notify import outbox, tasks
+from booking.notify import ledger, outbox, tasks
+from booking.web.templating import day_label
 from tests.conftest import FIXED_NOW, Clock, make_app
 from tests.mailsink import Handler, Received, SmtpSink, free_port
 
@@ -109,9 +111,8 @@ def test_confirmation_brings_time_place_links_and_an_invitation_in_the_bookings_
     assert service_name in text_of(message, "plain")
 
     calendar, part = calendar_of(message)
-    assert part.get_param("method") == "REQUEST"
-    assert part.get_filename() == "invite.ics"
-    assert str(calendar["METHOD"]) == "REQUEST"
+    assert part.get_param("method") == "PUBLISH"
+    assert str(calendar["METHOD"]) == "PUBLISH"
     [event] = calendar.events
     assert str(event["UID"]) == UID.format(reference=booking.reference)
     assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
@@ -163,7 +164,7 @@ def test_a_moved_appointment_sends_the_new_times_under_the_same_uid(
     confirmation, moved = (r.message for r in sink.messages)
     [before] = calendar_of(confirmation)[0].events
     calendar, part = calendar_of(moved)
-    assert part.get_param("method") == "REQUEST"
+    assert part.get_param("method") == "PUBLISH"
     [after] = calendar.events
     assert after["UID"] == before["UID"]
     assert after["SEQUENCE"] == 1
@@ -193,8 +194,11 @@ def test_a_reminder_goes_out_once_when_its_moment_has_come(
         == f"<termine.reminder.{booking.id}.0.{booking.reference}@kreis-heinsberg.example>"
     )
     assert "08:30" in reminder["Subject"]
-    [event] = calendar_of(reminder)[0].events
-    assert str(event["UID"]) == UID.format(reference=booking.reference)
+    # No calendar part: re-sent with the entry's UID and SEQUENCE it could bring back an entry
+    # the resident deleted; the reminder leaves the calendar as it is.
+    assert not [
+        p for p in reminder.walk() if "calendar" in p.get_content_type() or "ics" in p.get_content_type()
+    ]
 
 
 def test_a_moved_booking_is_reminded_of_its_new_time_and_not_of_the_old(
@@ -214,8 +218,8 @@ def test_a_moved_booking_is_reminded_of_its_new_time_and_not_of_the_old(
     relay()
     reminder = sink.messages[-1].message
     assert reminder["Message-ID"].startswith(f"<termine.reminder.{booking.id}.1.")
-    [event] = calendar_of(reminder)[0].events
-    assert event.start.astimezone(UTC) == a_week_later.astimezone(UTC)
+    with force_locale(booking.language):
+        assert day_label(a_week_later) in reminder["Subject"]
 
 
 def test_two_scans_at_the_same_moment_queue_one_reminder(mail_app: Flask, clock: Clock) -> None:
@@ -497,7 +501,7 @@ def test_the_calendar_download_is_the_same_invitation(app: Flask, client, clock:
     assert response.status_code == 200
     assert response.mimetype == "text/calendar"
     calendar = Calendar.from_ical(response.data)
-    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(calendar["METHOD"]) == "PUBLISH"
     [event] = calendar.events
     assert str(event["UID"]) == UID.format(reference=reference)
     assert f"/b/{token}" in str(event["DESCRIPTION"])
@@ -605,17 +609,20 @@ def test_a_late_batch_gives_back_only_the_rows_it_still_holds(mail_app: Flask, c
 def test_a_sent_email_is_recorded_even_when_the_batch_connection_died(
     mail_app: Flask, clock: Clock, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    opened = outbox.autocommit_ledger
+    opened = ledger.Ledger._open
+    deaths = []
 
-    @contextmanager
-    def dying_ledger() -> Iterator[Connection]:
-        with opened() as ledger:
-            ledger.connection.dbapi_connection.close()  # as if the database restarted meanwhile
-            yield ledger
+    def dying_open(self: ledger.Ledger) -> Connection:
+        connection = opened(self)
+        if not deaths:  # the batch's first connection dies, as if the database restarted meanwhile
+            deaths.append(connection)
+            connection.connection.dbapi_connection.close()  # type: ignore[union-attr]
+        return connection
 
-    monkeypatch.setattr(outbox, "autocommit_ledger", dying_ledger)
+    monkeypatch.setattr(ledger.Ledger, "_open", dying_open)
     ids = book_three(mail_app, clock)
     assert tasks.send_email(ids) == 3
+    assert deaths
     assert relay() == 0
     assert len(sink.messages) == 3
 

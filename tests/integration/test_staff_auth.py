@@ -258,6 +258,26 @@ def test_disable_staff_stops_sign_in(app, runner, client):
     assert sign_in(client).status_code == 302
 
 
+def test_a_cookie_copied_before_disable_staff_does_not_get_in_after_enable_staff(app, runner, client):
+    """The sessions end on the server when the account is disabled: enabling it again brings none
+    of them back, not even a copy of the cookie kept meanwhile."""
+    create_staff(app)
+    assert sign_in(client).status_code == 302
+    cookie = client.get_cookie("session", domain="termine.test")
+    assert cookie is not None
+    copy = app.test_client()
+    copy.set_cookie("session", cookie.value, domain="termine.test")
+    assert copy.get("/staff/").status_code == 200  # the copy works while the session lasts
+
+    assert runner.invoke(args=["disable-staff", "--email", EMAIL]).exit_code == 0
+    assert runner.invoke(args=["enable-staff", "--email", EMAIL]).exit_code == 0
+    for browser in (copy, client):
+        response = browser.get("/staff/")
+        assert response.status_code == 302
+        assert "/staff/login" in response.headers["Location"]
+    assert sign_in(client).status_code == 302  # the account itself works again
+
+
 def test_disable_staff_names_an_unknown_address(app, runner):
     result = runner.invoke(args=["disable-staff", "--email", "nobody@example.org"])
     assert result.exit_code != 0
@@ -291,3 +311,10 @@ def test_dev_staff_creates_an_admin_and_two_counsellors_once_and_prints_their_si
 
 def _password_file(email: str) -> str:
     return {"staff@example.org": "dev-staff-password"}.get(email, f"dev-staff-password-{email.split('@')[0]}")
+
+
+def test_dev_staff_prints_the_sign_in_of_the_server_make_run_starts(app_with):
+    """`make run PORT=5123` sets PUBLIC_URL to its own address: the printed sign-in must open."""
+    app = app_with(PUBLIC_URL="http://127.0.0.1:5123")
+    output = app.test_cli_runner().invoke(args=["dev-staff"]).output
+    assert "Staff sign-in: http://127.0.0.1:5123/staff/login" in output

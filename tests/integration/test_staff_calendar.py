@@ -258,8 +258,8 @@ def test_move_keeps_the_event_and_raises_its_sequence(app, client, staff_id):
     assert f"move:{booking_id}:1" in outbox_keys(app)
     with app.app_context():
         office = app.extensions["office"]
-        old = Calendar.from_ical(booking_calendar(before, office, manage_url="x", method="REQUEST"))
-        new = Calendar.from_ical(booking_calendar(after, office, manage_url="x", method="REQUEST"))
+        old = Calendar.from_ical(booking_calendar(before, office, manage_url="x", method="PUBLISH"))
+        new = Calendar.from_ical(booking_calendar(after, office, manage_url="x", method="PUBLISH"))
     old_event, new_event = old.walk("VEVENT")[0], new.walk("VEVENT")[0]
     assert new_event["UID"] == old_event["UID"]
     assert new_event["SEQUENCE"] == old_event["SEQUENCE"] + 1

@@ -1,9 +1,11 @@
-"""The iCalendar files, parsed back with icalendar itself: what a calendar program will read."""
+"""The iCalendar files, parsed back with icalendar: every property the contract names, as a
+calendar program reads it. (tests/unit/test_calendar_clients.py reads them with ical.js and libical.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -38,14 +40,32 @@ def parse(data: bytes) -> Calendar:
     return Calendar.from_ical(data)
 
 
-def invitation(booking: FakeBooking, method: str = "REQUEST") -> Calendar:
+def invitation(booking: FakeBooking, method: str = "PUBLISH") -> Calendar:
     return parse(booking_calendar(booking, OFFICE, manage_url=MANAGE, method=method, stamp=STAMP))
 
 
-def test_invitation_carries_every_field_a_calendar_needs() -> None:
+def feed(bookings: object, language: str = "de") -> Calendar:
+    return parse(
+        feed_calendar(
+            bookings,  # type: ignore[arg-type]
+            OFFICE,
+            manage_url_for=lambda b: f"{MANAGE}/{b.id}",
+            language=language,
+            stamp=STAMP,
+        )
+    )
+
+
+def cancelled(booking: FakeBooking) -> FakeBooking:
+    return replace(booking, status="cancelled", sequence=booking.sequence + 1)
+
+
+def test_the_entry_carries_every_field_a_calendar_needs() -> None:
     calendar = invitation(FakeBooking())
-    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(calendar["METHOD"]) == "PUBLISH"
     assert str(calendar["VERSION"]) == "2.0"
+    assert str(calendar["PRODID"]) == "-//Termine//Appointment booking//EN"
+    assert str(calendar["CALSCALE"]) == "GREGORIAN"
     [event] = calendar.events
     assert str(event["UID"]) == "booking-ABCD-EFGH@kreis-heinsberg.example"
     assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
@@ -53,20 +73,65 @@ def test_invitation_carries_every_field_a_calendar_needs() -> None:
     assert event.start.astimezone(BERLIN).replace(tzinfo=None) == datetime(2027, 3, 29, 8, 30)
     assert event.end - event.start == timedelta(minutes=30)
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
-    assert "Integration counselling" in str(event["SUMMARY"])
+    assert str(event["SUMMARY"]) == "Appointment: Integration counselling"
     assert str(event["LOCATION"]) == OFFICE.location
     assert str(event["ORGANIZER"]) == "mailto:termine@kreis-heinsberg.example"
     assert event["ORGANIZER"].params["CN"] == OFFICE.name
-    assert str(event["ATTENDEE"]) == "mailto:anna@example.org"
-    assert event["ATTENDEE"].params["CN"] == "Anna Müller"
-    assert MANAGE in str(event["DESCRIPTION"])
-    assert "ABCD-EFGH" in str(event["DESCRIPTION"])
+    assert str(event["URL"]) == MANAGE
     assert event["SEQUENCE"] == 0
     assert str(event["STATUS"]) == "CONFIRMED"
+    assert str(event["TRANSP"]) == "OPAQUE"  # the time shows as busy
     assert event["DTSTAMP"].dt == STAMP
+    assert event["CREATED"].dt == STAMP
+
+
+def test_the_entry_names_no_attendee_so_no_program_offers_to_decline() -> None:
+    [event] = invitation(FakeBooking()).events
+    assert "ATTENDEE" not in event
+    assert "ATTENDEE" not in event.to_ical().decode()
+
+
+def test_the_residents_description_gives_reference_manage_link_and_phone() -> None:
+    [event] = invitation(FakeBooking()).events
+    assert str(event["DESCRIPTION"]).split("\n") == [
+        "Booking reference: ABCD-EFGH",
+        f"To cancel or change your appointment: {MANAGE}",
+        f"Phone: {OFFICE.phone}",
+    ]
+
+
+def test_an_office_without_a_phone_gets_no_phone_line() -> None:
+    office = replace(OFFICE, phone="")
+    data = booking_calendar(FakeBooking(), office, manage_url=MANAGE, method="PUBLISH", stamp=STAMP)
+    [event] = parse(data).events
+    assert str(event["DESCRIPTION"]).split("\n") == [
+        "Booking reference: ABCD-EFGH",
+        f"To cancel or change your appointment: {MANAGE}",
+    ]
+
+
+def test_the_entry_reminds_the_resident_one_hour_before() -> None:
+    [event] = invitation(FakeBooking()).events
     [alarm] = event.walk("VALARM")
     assert str(alarm["ACTION"]) == "DISPLAY"
-    assert alarm["TRIGGER"].dt < timedelta(0)
+    assert alarm["TRIGGER"].dt == timedelta(hours=-1)
+    assert str(alarm["DESCRIPTION"]) == str(event["SUMMARY"])
+
+
+def test_the_created_stamp_is_when_the_booking_was_made_in_utc() -> None:
+    made = datetime(2027, 3, 20, 10, 15, tzinfo=BERLIN)
+    data = booking_calendar(
+        FakeBooking(created_at=made), OFFICE, manage_url=MANAGE, method="PUBLISH", stamp=STAMP
+    )
+    assert b"\r\nCREATED:20270320T091500Z\r\n" in data
+    [event] = parse(data).events
+    assert event["CREATED"].dt == made
+
+
+def test_the_method_follows_the_booking_entry_while_active_removal_once_cancelled() -> None:
+    assert ics.method_for(FakeBooking()) == "PUBLISH"
+    assert ics.method_for(FakeBooking(status="pending")) == "PUBLISH"
+    assert ics.method_for(cancelled(FakeBooking())) == "CANCEL"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +147,7 @@ def test_half_past_eight_stays_half_past_eight_on_both_sides_of_a_dst_change(
     start_utc: datetime, local: datetime, offset_hours: int
 ) -> None:
     booking = FakeBooking(start_at=start_utc, end_at=start_utc + timedelta(minutes=30))
-    data = booking_calendar(booking, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
+    data = booking_calendar(booking, OFFICE, manage_url=MANAGE, method="PUBLISH", stamp=STAMP)
     assert f"DTSTART;TZID=Europe/Berlin:{local:%Y%m%dT%H%M%S}".encode() in data
     [event] = parse(data).events
     assert event.start.time() == time(8, 30)
@@ -90,12 +155,54 @@ def test_half_past_eight_stays_half_past_eight_on_both_sides_of_a_dst_change(
     assert event.start.astimezone(UTC) == start_utc
 
 
-def test_the_vtimezone_describes_the_change_to_summer_time() -> None:
+def test_the_vtimezone_is_one_standard_and_one_daylight_rule_with_rrules() -> None:
     [zone] = invitation(FakeBooking()).walk("VTIMEZONE")
-    daylight = zone.walk("DAYLIGHT")
-    assert daylight
-    assert {d["TZOFFSETTO"].td for d in daylight} == {timedelta(hours=2)}
-    assert {s["TZOFFSETTO"].td for s in zone.walk("STANDARD")} == {timedelta(hours=1)}
+    assert str(zone["TZID"]) == "Europe/Berlin"
+    [daylight] = zone.walk("DAYLIGHT")
+    [standard] = zone.walk("STANDARD")
+    assert daylight["RRULE"] == {"FREQ": ["YEARLY"], "BYMONTH": [3], "BYDAY": ["-1SU"]}
+    assert standard["RRULE"] == {"FREQ": ["YEARLY"], "BYMONTH": [10], "BYDAY": ["-1SU"]}
+    assert daylight["DTSTART"].dt == datetime(1970, 3, 29, 2, 0)  # 02:00 CET becomes 03:00 CEST
+    assert standard["DTSTART"].dt == datetime(1970, 10, 25, 3, 0)  # 03:00 CEST becomes 02:00 CET
+    assert (daylight["TZOFFSETFROM"].td, daylight["TZOFFSETTO"].td) == (
+        timedelta(hours=1),
+        timedelta(hours=2),
+    )
+    assert (standard["TZOFFSETFROM"].td, standard["TZOFFSETTO"].td) == (
+        timedelta(hours=2),
+        timedelta(hours=1),
+    )
+    assert "RDATE" not in daylight and "RDATE" not in standard
+
+
+def vtimezone_bytes(data: bytes) -> bytes:
+    return data[data.index(b"BEGIN:VTIMEZONE") : data.index(b"END:VTIMEZONE")]
+
+
+def test_every_file_and_the_feed_carry_the_same_vtimezone() -> None:
+    winter = FakeBooking(
+        start_at=datetime(2026, 12, 1, 8, tzinfo=UTC), end_at=datetime(2026, 12, 1, 9, tzinfo=UTC)
+    )
+    far = FakeBooking(
+        id=9,
+        reference="FAR",
+        start_at=datetime(2031, 7, 1, 6, tzinfo=UTC),
+        end_at=datetime(2031, 7, 1, 7, tzinfo=UTC),
+    )
+    files = [
+        booking_calendar(winter, OFFICE, manage_url=MANAGE, method="PUBLISH", stamp=STAMP),
+        booking_calendar(far, OFFICE, manage_url=MANAGE, method="PUBLISH", stamp=STAMP),
+        booking_calendar(cancelled(far), OFFICE, manage_url=MANAGE, method="CANCEL", stamp=STAMP),
+        feed_calendar([winter, far], OFFICE, manage_url_for=lambda b: MANAGE, language="de", stamp=STAMP),
+    ]
+    assert len({vtimezone_bytes(data) for data in files}) == 1
+
+
+def test_the_vtimezone_comes_before_the_event() -> None:
+    data = booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="PUBLISH", stamp=STAMP)
+    assert data.count(b"BEGIN:VTIMEZONE") == 1
+    assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+    assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
 def test_summary_names_the_service_in_the_bookings_language() -> None:
@@ -105,11 +212,15 @@ def test_summary_names_the_service_in_the_bookings_language() -> None:
     assert "Integration counselling" in str(english["SUMMARY"])
 
 
+def test_an_unknown_service_is_named_by_its_id() -> None:
+    [event] = invitation(FakeBooking(service_id="gone")).events
+    assert str(event["SUMMARY"]) == "Appointment: gone"
+
+
 def test_cancellation_keeps_the_uid_raises_the_sequence_and_is_cancelled() -> None:
     booked = FakeBooking()
-    cancelled = replace(booked, status="cancelled", sequence=1)
+    calendar = invitation(cancelled(booked), method="CANCEL")
     [before] = invitation(booked).events
-    calendar = invitation(cancelled, method="CANCEL")
     [after] = calendar.events
     assert str(calendar["METHOD"]) == "CANCEL"
     assert after["UID"] == before["UID"]
@@ -119,6 +230,23 @@ def test_cancellation_keeps_the_uid_raises_the_sequence_and_is_cancelled() -> No
     assert not after.walk("VALARM")
 
 
+def test_a_cancellation_names_the_resident_it_removes_and_asks_no_answer() -> None:
+    [event] = invitation(cancelled(FakeBooking()), method="CANCEL").events
+    attendee = event["ATTENDEE"]
+    assert str(attendee) == "mailto:anna@example.org"
+    assert dict(attendee.params) == {
+        "CN": "Anna Müller",
+        "ROLE": "REQ-PARTICIPANT",
+        "PARTSTAT": "ACCEPTED",
+        "RSVP": "FALSE",
+    }
+
+
+def test_a_cancellation_of_a_booking_without_email_names_no_attendee() -> None:
+    [event] = invitation(cancelled(FakeBooking(email=None)), method="CANCEL").events
+    assert "ATTENDEE" not in event
+
+
 def test_a_moved_appointment_keeps_the_uid_with_new_times_and_a_higher_sequence() -> None:
     booked = FakeBooking()
     new_start = datetime(2027, 3, 30, 12, 0, tzinfo=UTC)  # Tuesday 14:00 CEST
@@ -126,7 +254,7 @@ def test_a_moved_appointment_keeps_the_uid_with_new_times_and_a_higher_sequence(
     [before] = invitation(booked).events
     calendar = invitation(moved)
     [after] = calendar.events
-    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(calendar["METHOD"]) == "PUBLISH"
     assert after["UID"] == before["UID"]
     assert after["SEQUENCE"] == 1
     assert after.start.astimezone(BERLIN).replace(tzinfo=None) == datetime(2027, 3, 30, 14, 0)
@@ -134,8 +262,8 @@ def test_a_moved_appointment_keeps_the_uid_with_new_times_and_a_higher_sequence(
 
 
 def test_a_name_with_quotes_and_line_breaks_cannot_add_a_property() -> None:
-    booking = FakeBooking(name='Eve"\r\nATTENDEE:mailto:mallory@evil.example\r\nX')
-    data = booking_calendar(booking, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
+    booking = cancelled(FakeBooking(name='Eve"\r\nATTENDEE:mailto:mallory@evil.example\r\nX'))
+    data = booking_calendar(booking, OFFICE, manage_url=MANAGE, method="CANCEL", stamp=STAMP)
     assert b"mallory" not in data.split(b"ATTENDEE", 1)[0]
     [event] = parse(data).events
     attendees = event["ATTENDEE"]
@@ -144,80 +272,93 @@ def test_a_name_with_quotes_and_line_breaks_cannot_add_a_property() -> None:
     assert "\n" not in attendees.params["CN"] and '"' not in attendees.params["CN"]
 
 
-def test_only_request_and_cancel_are_offered_for_one_booking() -> None:
+@pytest.mark.parametrize("method", ["REQUEST", "REPLY", "COUNTER", ""])
+def test_only_publish_and_cancel_are_offered_for_one_booking(method: str) -> None:
     with pytest.raises(ValueError):
-        booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="PUBLISH")
+        booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method=method)
 
 
-def test_the_feed_publishes_one_event_per_booking() -> None:
+def test_the_feed_publishes_one_event_per_booking_without_attendees() -> None:
     first = FakeBooking()
     second = FakeBooking(id=8, reference="JKLM-NPQR", name="Ben", status="cancelled", sequence=1)
-    calendar = parse(
-        feed_calendar([first, second], OFFICE, manage_url_for=lambda b: f"{MANAGE}/{b.id}", stamp=STAMP)
-    )
+    calendar = feed([first, second])
     assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["PRODID"]) == "-//Termine//Appointment booking//EN"
     events = calendar.events
     assert [str(e["UID"]) for e in events] == [
         "booking-ABCD-EFGH@kreis-heinsberg.example",
         "booking-JKLM-NPQR@kreis-heinsberg.example",
     ]
-    assert "Anna Müller" in str(events[0]["SUMMARY"])
     assert [str(e["STATUS"]) for e in events] == ["CONFIRMED", "CANCELLED"]
-    assert f"{MANAGE}/8" in str(events[1]["DESCRIPTION"])
+    assert [str(e["URL"]) for e in events] == [f"{MANAGE}/7", f"{MANAGE}/8"]
+    assert not any("ATTENDEE" in e for e in events)
+    assert all(str(e["ORGANIZER"]) == "mailto:termine@kreis-heinsberg.example" for e in events)
     assert not any(e.walk("VALARM") for e in events)  # staff do not want an alarm per appointment
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
 
 
-def test_an_empty_feed_is_still_a_calendar() -> None:
-    calendar = parse(feed_calendar([], OFFICE, manage_url_for=lambda b: "", stamp=STAMP))
-    assert calendar.events == []
+def test_the_feed_names_appointments_in_the_staff_language_whatever_the_resident_booked_in() -> None:
+    arabic = FakeBooking(language="ar", name="Layla")
+    turkish = FakeBooking(id=8, reference="JKLM-NPQR", language="tr", name="Emre")
+    german = feed([arabic, turkish], language="de").events
+    english = feed([arabic, turkish], language="en").events
+    assert [str(e["SUMMARY"]) for e in german] == [
+        "Integrationsberatung: Layla",
+        "Integrationsberatung: Emre",
+    ]
+    assert [str(e["SUMMARY"]) for e in english] == [
+        "Integration counselling: Layla",
+        "Integration counselling: Emre",
+    ]
 
 
-def summer_time_years(calendar: Calendar) -> set[int]:
-    """The years whose change to summer time the calendar's VTIMEZONE describes."""
-    years = set()
-    for daylight in calendar.walk("DAYLIGHT"):
-        years.add(daylight["DTSTART"].dt.year)
-        rdates = daylight.get("RDATE")
-        for rdate in rdates if isinstance(rdates, list) else [rdates] if rdates else []:
-            years.update(d.dt.year for d in rdate.dts)
-    return years
+def test_the_feed_describes_a_booking_for_staff_with_its_page_and_no_phone_line() -> None:
+    [event] = feed([FakeBooking()]).events
+    assert str(event["DESCRIPTION"]).split("\n") == [
+        "Booking reference: ABCD-EFGH",
+        f"Details: {MANAGE}/7",
+    ]
 
 
-def test_the_vtimezone_comes_before_the_event_and_covers_a_year_either_side() -> None:
-    data = booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
-    assert data.count(b"BEGIN:VTIMEZONE") == 1
-    assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
-    assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
-    assert summer_time_years(parse(data)) == {2026, 2027, 2028}
+def test_the_feed_is_named_after_the_office_and_says_how_often_to_refresh() -> None:
+    calendar = feed([FakeBooking()])
+    assert str(calendar["NAME"]) == OFFICE.name
+    assert str(calendar["X-WR-CALNAME"]) == OFFICE.name
+    assert calendar["REFRESH-INTERVAL"].dt == timedelta(minutes=30)
+    assert calendar["REFRESH-INTERVAL"].params["VALUE"] == "DURATION"
+    assert str(calendar["X-PUBLISHED-TTL"]) == "PT30M"
+    assert "REFRESH-INTERVAL" not in invitation(FakeBooking())  # a booking's file is no feed
 
 
-def test_invitations_in_the_same_years_share_one_written_vtimezone() -> None:
-    first = FakeBooking()
-    later = FakeBooking(
-        id=8, start_at=datetime(2027, 10, 4, 6, 30, tzinfo=UTC), end_at=datetime(2027, 10, 4, 7, tzinfo=UTC)
-    )
-    booking_calendar(first, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
-    hits = ics._vtimezone.cache_info().hits
-    data = booking_calendar(later, OFFICE, manage_url=MANAGE, method="REQUEST", stamp=STAMP)
-    assert ics._vtimezone.cache_info().hits == hits + 1
+def test_the_feed_takes_its_bookings_from_any_iterable() -> None:
+    bookings = [FakeBooking(), FakeBooking(id=8, reference="JKLM-NPQR")]
+    from_generator = feed(booking for booking in bookings)
+    assert [str(e["UID"]) for e in from_generator.events] == [
+        "booking-ABCD-EFGH@kreis-heinsberg.example",
+        "booking-JKLM-NPQR@kreis-heinsberg.example",
+    ]
+    assert [tz["TZID"] for tz in from_generator.walk("VTIMEZONE")] == ["Europe/Berlin"]
+
+
+def test_an_empty_feed_is_still_a_calendar_without_a_vtimezone() -> None:
+    data = feed_calendar([], OFFICE, manage_url_for=lambda b: "", language="de", stamp=STAMP)
+    assert parse(data).events == []
+    assert b"VTIMEZONE" not in data
+
+
+def test_a_file_whose_times_are_in_utc_needs_no_vtimezone() -> None:
+    office = replace(OFFICE, timezone=ZoneInfo("UTC"))
+    data = booking_calendar(FakeBooking(), office, manage_url=MANAGE, method="PUBLISH", stamp=STAMP)
+    assert b"VTIMEZONE" not in data
     [event] = parse(data).events
-    assert event.start.astimezone(BERLIN).replace(tzinfo=None) == datetime(2027, 10, 4, 8, 30)
+    assert event.start == FakeBooking().start_at
 
 
-def test_the_feed_vtimezone_covers_every_booking_year() -> None:
-    first = FakeBooking()
-    far = FakeBooking(
-        id=9,
-        reference="FAR",
-        start_at=datetime(2030, 7, 1, 6, 30, tzinfo=UTC),
-        end_at=datetime(2030, 7, 1, 7, tzinfo=UTC),
-    )
-    data = feed_calendar([first, far], OFFICE, manage_url_for=lambda b: MANAGE, stamp=STAMP)
-    assert data.count(b"BEGIN:VTIMEZONE") == 1
-    assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
-    assert summer_time_years(parse(data)) == set(range(2026, 2032))
-
-
-def test_an_empty_feed_has_no_vtimezone() -> None:
-    assert b"VTIMEZONE" not in feed_calendar([], OFFICE, manage_url_for=lambda b: "", stamp=STAMP)
+def test_without_a_stamp_the_files_are_stamped_with_the_moment_they_are_written() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    [entry] = parse(booking_calendar(FakeBooking(), OFFICE, manage_url=MANAGE, method="PUBLISH")).events
+    fed_file = feed_calendar([FakeBooking()], OFFICE, manage_url_for=lambda b: MANAGE, language="de")
+    [fed] = parse(fed_file).events
+    after = datetime.now(UTC)
+    for event in (entry, fed):
+        assert before <= event["DTSTAMP"].dt <= after
