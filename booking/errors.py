@@ -74,6 +74,10 @@ def init_app(app: Flask) -> None:
             from booking.web import public_details
 
             return app.make_response(public_details.details_expired())
+        if request.endpoint == "public.find" and request.method == "POST":
+            from booking.web import public_find
+
+            return app.make_response(public_find.find_expired())
         flash(
             _(
                 "The form was open too long or your browser did not keep our cookie. "

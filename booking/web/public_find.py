@@ -4,7 +4,7 @@ the page tells nobody which references or addresses are booked."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import flash, render_template
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -34,3 +34,15 @@ def find() -> Response | tuple[str, int] | str:
             lost_links.send_link(booking, now)
         return render_template("public/find_sent.html")
     return render_template("public/find.html", form=form)
+
+
+def find_expired() -> tuple[str, int]:
+    """The form sent with a lost or expired CSRF token: shown again with what was typed."""
+    flash(
+        _(
+            "The form was open too long or your browser did not keep our cookie. "
+            "Please check your entries and send the form again."
+        ),
+        "error",
+    )
+    return render_template("public/find.html", form=FindForm()), 400

@@ -328,3 +328,13 @@ def test_the_details_page_offers_the_switch_without_javascript(client: FlaskClie
         r'<button type="submit" form="booking-form" name="switch_language" value="(\w+)"', page
     )
     assert set(buttons) == {"de", "en", "tr", "ar", "uk", "ru", "pl", "fa"}
+
+
+def test_find_sent_with_an_expired_token_keeps_what_was_typed_and_sends_nothing(app_with):  # type: ignore[no-untyped-def]
+    app = app_with(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    response = client.post("/find", data={"reference": "ABCD-2345", "email": "anna@example.org"}, headers=EN)
+    assert response.status_code == 400 and "send the form again" in response.text
+    assert 'value="ABCD-2345"' in response.text and 'value="anna@example.org"' in response.text
+    assert csrf_token(response.text)
+    assert link_emails(app) == []
