@@ -77,5 +77,9 @@ class Config:
     BOOKING_EMAIL_RATE_LIMIT = "10 per day; 3 per minute"
     BOOKING_ATTEMPT_RATE_LIMIT = "60 per 10 minutes; 200 per day"
     SLOTS_RATE_LIMIT = "300 per minute"  # slot look-ups per IP address
+    # "Lost your link?": every request per IP address, and the emails sent per booking (only
+    # sends count: see booking/web/public_find.py).
+    FIND_RATE_LIMIT = "5 per minute; 20 per hour"
+    FIND_SEND_RATE_LIMIT = "3 per hour; 5 per day"
     # How long a web process may reuse the taken places it read (see bookings.availability).
     AVAILABILITY_CACHE_SECONDS = 1.0

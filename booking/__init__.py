@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from booking import connections
 from booking.extensions import babel, csrf, db, limiter, login, migrate
+from booking.legal_texts import load_legal_texts
 from booking.office import Office, load_office
 from booking.text_match import register_sqlite_functions
 
@@ -41,6 +42,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     office = load_office(app.config["OFFICE_CONFIG"])
     app.extensions["office"] = office
+    legal = load_legal_texts(app.config["OFFICE_CONFIG"])
+    app.extensions["legal_texts"] = legal
     app.config["BABEL_DEFAULT_TIMEZONE"] = office.timezone.key
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
@@ -52,6 +55,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config.get("MAIL_BACKEND") == "smtp" and not app.config.get("PUBLIC_URL"):
         app.logger.warning("PUBLIC_URL is not set: links in emails will point at http://127.0.0.1:5000")
+    if legal.placeholders():
+        app.logger.warning("office file: placeholders still to replace: %s", ", ".join(legal.placeholders()))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
@@ -67,7 +72,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         api,
         challenges,
         hardening,
+        legal,
         public,
+        public_cancel,
+        public_details,
+        public_find,
         public_verify,
         public_waitlist,
         staff,

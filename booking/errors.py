@@ -70,6 +70,14 @@ def init_app(app: Flask) -> None:
         to the form instead of a bare 400."""
         if request.path.startswith("/api/"):
             return api_error(400)
+        if request.endpoint == "public.details" and request.method == "POST":
+            from booking.web import public_details
+
+            return app.make_response(public_details.details_expired())
+        if request.endpoint == "public.find" and request.method == "POST":
+            from booking.web import public_find
+
+            return app.make_response(public_find.find_expired())
         flash(
             _(
                 "The form was open too long or your browser did not keep our cookie. "
@@ -99,9 +107,9 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException) -> Response:
         code = error.code or 500
         if code == 429 and request.endpoint == "public.details" and request.method == "POST":
-            from booking.web import public  # the pages import this module's helpers
+            from booking.web import public_details  # the pages import this module's helpers
 
-            response = app.make_response(public.details_limited(_retry_after()))
+            response = app.make_response(public_details.details_limited(_retry_after()))
         elif request.path.startswith("/api/"):
             response = api_error(code)
         else:

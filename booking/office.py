@@ -46,6 +46,8 @@ BOOKING_KEYS = {
     "release_delay_minutes",
 }
 SERVICE_KEYS = {"id", "name", "duration_minutes", "capacity", "step_minutes"}
+# Tables of the legal pages (privacy notice, accessibility statement), read by booking/legal_texts.py.
+LEGAL_TABLES = {"privacy", "accessibility"}
 
 
 class OfficeFileError(ValueError):
@@ -188,7 +190,7 @@ class _Parser:
             raise self.fail(key, f"is not a known setting (known: {', '.join(sorted(allowed))})", occurrence)
 
     def office(self, data: dict[str, Any]) -> Office:
-        self.known(data, "", {"office", "hours", "booking", "services"})
+        self.known(data, "", {"office", "hours", "booking", "services", *LEGAL_TABLES})
         office = self.table(data, "office")
         self.known(office, "office", OFFICE_KEYS)
         tz_name = self.text(office, "office.timezone")

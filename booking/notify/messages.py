@@ -33,7 +33,7 @@ from booking.notify import ics
 from booking.office import Office
 from booking.web.templating import day_label, time_label
 
-KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder")
+KINDS = ("verify", "offer", "confirm", "cancel", "move", "reminder", "link")
 HELD = ("verify", "offer")  # about a held place not booked yet: a link that books it, no calendar entry
 # The kinds that carry the calendar entry (or its removal). A reminder carries none: sent again
 # with the same UID and SEQUENCE it could bring back an entry the resident deleted.
@@ -172,6 +172,8 @@ def _subject(kind: str, when: dict[str, str]) -> str:
         return _("Please confirm: your appointment on %(date)s at %(time)s", **when)
     if kind == "offer":
         return _("A place became free: %(date)s at %(time)s", **when)
+    if kind == "link":  # sent again from "Lost your link?"
+        return _("Your link: your appointment on %(date)s at %(time)s", **when)
     return _("Confirmed: your appointment on %(date)s at %(time)s", **when)
 
 

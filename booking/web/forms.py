@@ -7,7 +7,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, StringField, TelField, TextAreaField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length
 
 from booking.bookings import BookingRequest
 
@@ -74,3 +74,19 @@ class WaitlistForm(FlaskForm):
         _l("I agree that my details are stored to offer me a free time."),
         validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
     )
+
+
+class CancelForm(FlaskForm):
+    """Cancelling from the manage link: the reason is optional and shown to staff."""
+
+    reason = TextAreaField(
+        _l("Reason (optional)"),
+        validators=[Length(max=500, message=_l("Please keep the reason under 500 characters."))],
+    )
+
+
+class FindForm(FlaskForm):
+    """ "Lost your link?": the booking's reference and its email address."""
+
+    reference = StringField(_l("Booking reference"))
+    email = EmailField(_l("Email address"))

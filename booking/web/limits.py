@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, request
 from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from booking.addresses import normal_email
 from booking.extensions import limiter
@@ -67,3 +68,24 @@ slot_lookups = limiter.shared_limit(lambda: current_app.config["SLOTS_RATE_LIMIT
 def bookings(view):  # type: ignore[no-untyped-def]
     """Every limit of a view that books: attempts and bookings made per IP, bookings per email."""
     return booking_attempts_per_address(booking_per_address(booking_per_email(view)))
+
+
+# "Lost your link?": anyone can send a booking's reference and address, so a limit there must
+# neither tell whether the booking exists nor keep its owner from their link. Per IP address every
+# request counts (a 429 says nothing about bookings); per booking only emails sent count, checked
+# inside the view, and over that limit the answer is the same page, just without another email:
+# whoever asked, the emails already sent went to the booking's own address.
+find_requests = limiter.shared_limit(
+    lambda: current_app.config["FIND_RATE_LIMIT"], scope="find", methods=["POST"]
+)
+
+
+def may_send_link(booking: Booking) -> bool:
+    """Whether the link of `booking` may be emailed again now; counts the email when it may."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    strategy, key = limiter.limiter, f"booking:{booking.id}"
+    items = parse_many(current_app.config["FIND_SEND_RATE_LIMIT"])
+    if not all(strategy.test(item, "find-send", key) for item in items):
+        return False
+    return all([strategy.hit(item, "find-send", key) for item in items])

@@ -20,19 +20,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from booking import bookings, clock, current_office, languages, places, roster
-from booking.closures import open_slot
 from booking.models import Booking
 from booking.office import Service
-from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
-from booking.schedule import Unbookable, local_today
-from booking.web import challenges, limits
-from booking.web.forms import BookingForm, ConfirmForm
-from booking.web.forms import booking_request as booking_request_of
+from booking.refusals import InvalidBooking, SlotFull, TooLate
+from booking.schedule import local_today
+from booking.web import limits
+from booking.web.forms import ConfirmForm
 
 bp = Blueprint("public", __name__)
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
@@ -112,11 +110,6 @@ def home() -> str:
     opening_hours = [(names[day], periods) for day, periods in sorted(office.hours.items())]
     choices = [(service, _choice_form(_choice(service, request.args))) for service in office.services]
     return render_template("public/home.html", choices=choices, opening_hours=opening_hours)
-
-
-@bp.get("/privacy")
-def privacy() -> str:
-    return render_template("public/privacy.html")
 
 
 @bp.get("/language/<code>")
@@ -200,94 +193,6 @@ def week(service_id: str) -> str:
     )
 
 
-@bp.route("/book/<service_id>/details", methods=["GET", "POST"])
-@limits.bookings
-def details(service_id: str) -> Response | tuple[str, int] | str:
-    return _details(service_id)
-
-
-def details_limited(wait_seconds: int) -> Response | tuple[str, int] | str:
-    """The form sent too often (a rate limit): shown again with everything typed and how long
-    to wait, booking nothing."""
-    minutes = max(1, -(-wait_seconds // 60))
-    message = ngettext(
-        "Too many bookings were sent from here. Please wait %(num)d minute and send the form again.",
-        "Too many bookings were sent from here. Please wait %(num)d minutes and send the form again.",
-        minutes,
-    )
-    return _details(request.view_args["service_id"], limited=message)
-
-
-def _details(service_id: str, limited: str | None = None) -> Response | tuple[str, int] | str:
-    office, service = current_office(), _service_or_404(service_id)
-    form = BookingForm()
-    # The choice travels in the address (the form posts to it), so a language switch or a form
-    # sent back after an expired token keeps it too.
-    choice = _choice(service, request.args, keep_known=request.method == "POST")
-    start = bookings.parse_start(request.values.get("start", ""), office)
-    if start is None:
-        flash(_("Please choose a time."), "error")
-        return redirect(url_for("public.week", service_id=service.id, **choice.args()))
-    slot = open_slot(office, service, start, clock.now())
-    if isinstance(slot, Unbookable):
-        flash(unbookable_message(slot), "error")
-        return redirect(url_for("public.week", service_id=service.id, **choice.args()))
-    form.start.data = slot.start.isoformat()
-    status = 200
-    if limited is not None:
-        form.validate()  # the fields' own errors with the limit's message
-        flash(limited, "error")
-        status = 429
-    elif request.method == "POST":
-        status = 422
-        booking_request = booking_request_of(
-            form,
-            service.id,
-            slot.start,
-            str(get_locale()),
-            counselling_language=choice.counselling,
-            interpreter=choice.interpreter,
-        )
-        languages = current_app.config["LANGUAGES"]
-        form_valid = form.validate()
-        verify = None
-        if challenges.required():
-            if not form.altcha.data:  # no JavaScript (or the widget failed): the email link confirms
-                verify = True
-            elif not challenges.spend(form.altcha.data):
-                form.altcha.errors = [challenges.form_message()]
-                form_valid = False
-        try:
-            if not form_valid:  # still show the field errors together with the form's own
-                bookings.check_request(office, booking_request, clock.now(), languages=languages)
-            else:
-                booking = bookings.book(
-                    office, booking_request, clock.now(), languages=languages, verify=verify
-                )
-                limits.made(booking)
-                if booking.status == "pending":  # the page says what happens next, with no key to it
-                    session["pending"] = booking.reference
-                    return redirect(url_for("public.check_email"))
-                return redirect(url_for("public.manage", token=booking.token, new=1))
-        except InvalidBooking as invalid:
-            for field, messages in invalid.errors.items():
-                # a problem of a field the form has not (the choice) is shown with the time
-                (getattr(form, field, None) or form.start).errors = list(messages)
-        except SlotFull:
-            flash(_("Sorry, this time was just taken. Please choose another time."), "error")
-            week_start = _monday(slot.start.date()).isoformat()
-            return redirect(url_for("public.week", service_id=service.id, week=week_start, **choice.args()))
-    return render_template(
-        "public/details.html",
-        service=service,
-        slot=slot,
-        form=form,
-        choice=choice,
-        week_start=_monday(slot.start.date()),
-        altcha_strings=challenges.widget_strings() if challenges.required() else None,
-    ), status
-
-
 @bp.get("/b/<token>")
 def manage(token: str) -> str:
     booking = _booking_or_404(token)
@@ -295,7 +200,6 @@ def manage(token: str) -> str:
         "public/manage.html",
         booking=booking,
         service=current_office().service(booking.service_id),
-        form=ConfirmForm(),
         new=request.args.get("new") == "1",
         past=booking.start_at <= clock.now(),
         manage_url=url_for("public.manage", token=booking.token, _external=True),
@@ -317,18 +221,6 @@ def calendar(token: str) -> Response:
     )
     disposition = f'attachment; filename="appointment-{booking.reference}.ics"'
     return Response(body, mimetype="text/calendar", headers={"Content-Disposition": disposition})
-
-
-@bp.post("/b/<token>/cancel")
-def cancel(token: str) -> Response:
-    booking = _booking_or_404(token)
-    try:
-        release_after = bookings.release_delay(current_office())
-        if bookings.cancel(booking, clock.now(), release_after=release_after):
-            flash(_("Your appointment is cancelled. The time is free again for others."), "success")
-    except TooLate:
-        flash(_("This appointment has already begun and can no longer be cancelled online."), "error")
-    return redirect(url_for("public.manage", token=token))
 
 
 @bp.get("/b/<token>/move")

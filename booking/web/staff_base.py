@@ -147,6 +147,7 @@ def _audit_action(action: str) -> str:
         "no_show": _("Marked as no-show"),
         "attendance_cleared": _("Attendance reset"),
         "no_show_lifted": _("No-show block lifted"),
+        "link_sent": _("Link sent again (lost link)"),
     }.get(action, action)
 
 
@@ -159,6 +160,7 @@ def _email_kind(kind: str) -> str:
         "cancel": _("Cancellation"),
         "move": _("New time"),
         "reminder": _("Reminder"),
+        "link": _("Link sent again"),
         "password_reset": _("Password link"),
     }.get(kind, kind)
 

@@ -130,8 +130,12 @@ def book_move_cancel(page: Any, base_url: str, shots: Shots, *, first_time: str,
     assert page.url.endswith(booking_path)
     shots(page, "moved")
 
+    follow(page, "a.cancel-link")  # cancelling asks first
+    check_accessibility(page, "cancel question")
+    shots(page, "cancel-question")
     follow(page, "form[action$='/cancel'] button")
-    assert page.locator("form[action$='/cancel']").count() == 0
+    assert page.url.endswith(booking_path)
+    assert page.locator("a.cancel-link").count() == 0
     check_accessibility(page, "cancelled")
     shots(page, "cancelled")
 
@@ -199,6 +203,9 @@ def test_every_resident_page_passes_axe(browser, base_url, live_app, language, v
     shown = {  # a page, and what must be on it for the walk to check what it is there for
         "/": radios,
         "/privacy": "h1",
+        "/accessibility": "h1",
+        "/leichte-sprache": ".leichte-sprache h1",
+        "/find": "form[action='/find']",
         "/book/beratung?counselling=de": radios,
         "/book/beratung?counselling=ar&interpreter=ti": "select[name=interpreter] option[value=ti][selected]",
         "/book/beratung?counselling=de&week=2027-04-05": TIMES_FORM,

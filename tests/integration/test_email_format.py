@@ -77,6 +77,7 @@ def expected_subject(kind: str, language: str) -> str:
             "reminder": _("Reminder: your appointment on %(date)s at %(time)s", **when),
             "verify": _("Please confirm: your appointment on %(date)s at %(time)s", **when),
             "offer": _("A place became free: %(date)s at %(time)s", **when),
+            "link": _("Your link: your appointment on %(date)s at %(time)s", **when),
         }[kind]
 
 

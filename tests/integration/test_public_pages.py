@@ -336,27 +336,34 @@ def test_entries_are_kept_in_the_form_after_an_error(client: FlaskClient):
         "9999-12-31T23:59:00-12:00",
     ],
 )
-def test_a_time_that_is_no_open_slot_goes_back_to_the_week_with_a_message(
+def test_a_time_that_is_no_open_slot_shows_the_form_again_with_the_nearest_free_times(
     app: Flask, client: FlaskClient, start: str
 ):
     before = snapshot(app)
-    response = client.post(f"/book/beratung/details?start={quote(start)}", data=details())
-    assert response.status_code == 302
-    assert "/book/beratung" in response.headers["Location"]
+    response = client.post(f"/book/beratung/details?start={quote(start)}", data=details(), headers=EN)
     assert snapshot(app) == before
-    page = client.get(response.headers["Location"])
-    assert 'class="notice notice-error"' in page.text
+    if start in ("nonsense", "9999-12-31T23:59:00-12:00"):  # no time at all: back to the week
+        assert response.status_code == 302 and "/book/beratung" in response.headers["Location"]
+        assert 'class="notice notice-error"' in client.get(response.headers["Location"]).text
+        return
+    assert response.status_code == 409
+    assert 'class="notice notice-error"' in response.text
+    assert 'value="Anna Schmidt"' in response.text and 'value="anna@example.org"' in response.text
+    assert 'name="start" type="radio"' in response.text or 'type="radio" name="start"' in response.text
 
 
-def test_a_full_time_sends_back_to_the_week_with_a_message(app: Flask, client: FlaskClient):
+def test_a_full_time_shows_the_form_again_with_what_was_typed_and_other_times(
+    app: Flask, client: FlaskClient
+):
     book(client, email="a@example.org")
     book(client, email="b@example.org")
     before = snapshot(app)
-    response = client.post(DETAILS, data=details(email="c@example.org"), headers=EN)
-    assert response.status_code == 302
-    assert "week=2027-03-29" in response.headers["Location"]
+    response = client.post(DETAILS, data=details(email="c@example.org", note="Aufenthalt"), headers=EN)
+    assert response.status_code == 409
     assert snapshot(app) == before
-    assert "just taken" in client.get(response.headers["Location"], headers=EN).text
+    assert "just taken" in response.text
+    assert 'value="c@example.org"' in response.text and "Aufenthalt" in response.text
+    assert 'value="2027-03-30T09:00:00+02:00"' in response.text  # the next time that day
 
 
 def test_the_per_email_limit_is_shown_next_to_the_email(app: Flask, client: FlaskClient):
@@ -391,7 +398,7 @@ def test_forms_carry_a_csrf_token_and_a_post_without_it_is_refused(csrf_app: Fla
     client = csrf_app.test_client()
     before = snapshot(csrf_app)
     refused = client.post(DETAILS, data=details())
-    assert refused.status_code == 302 and refused.location.endswith(DETAILS)  # back to the form
+    assert refused.status_code == 400 and 'value="Anna Schmidt"' in refused.text  # the form again
     assert snapshot(csrf_app) == before
     token = csrf_token(client.get(DETAILS).text)
     response = client.post(DETAILS, data={**details(), "csrf_token": token})
@@ -413,10 +420,10 @@ def test_cancel_needs_the_csrf_token(csrf_app: Flask):
     location = client.post(DETAILS, data={**details(), "csrf_token": token}).headers["Location"]
     manage = location.split("?")[0]
     refused = client.post(f"{manage}/cancel")
-    assert refused.status_code == 302 and refused.location.endswith(manage)
+    assert refused.status_code == 302 and refused.location.endswith(f"{manage}/cancel")  # asks again
     with csrf_app.app_context():
         assert db.session.scalar(select(Booking.status)) == "confirmed"
-    form_token = csrf_token(client.get(manage).text)
+    form_token = csrf_token(client.get(f"{manage}/cancel").text)
     assert client.post(f"{manage}/cancel", data={"csrf_token": form_token}).status_code == 302
     with csrf_app.app_context():
         assert db.session.scalar(select(Booking.status)) == "cancelled"
@@ -514,11 +521,15 @@ def test_the_details_form_is_labelled_and_uses_autocomplete(client: FlaskClient)
         assert by_name[field]["id"] in page.label_for
 
 
-def test_a_form_without_its_token_leads_back_to_the_form_with_a_message(csrf_app: Flask):
+def test_a_form_without_its_token_shows_the_form_again_with_what_was_typed(csrf_app: Flask):
     client = csrf_app.test_client()
-    response = client.post(DETAILS, data=details(), headers=EN)
-    assert response.status_code == 302 and response.location.endswith(DETAILS)
-    page = client.get(response.location, headers=EN)
-    assert "send the form again" in page.text
+    response = client.post(DETAILS, data=details(phone="0151 234567", note="Bitte vormittags"), headers=EN)
+    assert response.status_code == 400
+    assert "send the form again" in response.text
+    entries = ('value="Anna Schmidt"', 'value="anna@example.org"', 'value="0151 234567"', "Bitte vormittags")
+    for typed in entries:
+        assert typed in response.text
     with csrf_app.app_context():
         assert db.session.scalar(select(func.count(Booking.id))) == 0
+    again = client.post(DETAILS, data={**details(), "csrf_token": csrf_token(response.text)})
+    assert again.status_code == 302  # the fresh token of the page sent again books
