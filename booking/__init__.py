@@ -71,6 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from booking.web import (  # noqa: F401
         api,
         challenges,
+        confirmation,
         hardening,
         legal,
         public,

@@ -19,3 +19,15 @@ def normal_email(raw: object) -> str | None:
     except EmailNotValidError:
         return None
     return valid.ascii_email.lower() if valid.ascii_email else None
+
+
+def needs_smtputf8(raw: object) -> bool:
+    """Whether `raw` is a valid address only for mail servers that speak SMTPUTF8 (letters like
+    ü or ß before the @), so the resident can be told exactly what to change."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 2 * MAX_LENGTH:
+        return False
+    try:
+        valid = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return False
+    return valid.ascii_email is None

@@ -27,7 +27,7 @@ from booking.languages import is_known as is_language
 from booking.models import Booking, Staff
 from booking.office import Office, Service
 from booking.phones import normal_phone
-from booking.refusals import InvalidBooking, TooLate, too_long, unbookable_message
+from booking.refusals import InvalidBooking, TooLate, invalid_email_message, too_long, unbookable_message
 from booking.schedule import Slot, Unbookable, check_start
 
 NAME_MAX = 100
@@ -128,7 +128,7 @@ def _validate(
     raw_email = request.email.strip() if isinstance(request.email, str) else ""
     email = normal_email(raw_email)
     if raw_email and email is None:
-        error("email", _("Please enter a valid email address, for example name@example.org."))
+        error("email", invalid_email_message(raw_email))
     elif not raw_email and email_required:
         error("email", _("Please enter your email address."))
 

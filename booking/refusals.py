@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from booking.addresses import needs_smtputf8
 from booking.schedule import Unbookable
 
 
@@ -38,6 +39,18 @@ class SlotFull(Exception):
 
 class TooLate(Exception):
     """The appointment has already begun; it can no longer be changed online."""
+
+
+def invalid_email_message(raw: object) -> str:
+    """Why an address cannot be booked with: letters like ü before the @ (many mail servers
+    cannot deliver there), or not an address at all."""
+    if needs_smtputf8(raw):
+        return _(
+            "Please write the part before the @ without letters like ü, ö or ß (for example"
+            " juergen@example.de instead of jürgen@example.de): many mail servers cannot deliver"
+            " to such an address."
+        )
+    return _("Please enter a valid email address, for example name@example.org.")
 
 
 def unbookable_message(reason: Unbookable) -> str:

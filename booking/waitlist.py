@@ -28,7 +28,7 @@ from booking.extensions import db, transaction
 from booking.languages import is_known as is_language
 from booking.models import Booking, Outbox, WaitlistEntry
 from booking.office import Office
-from booking.refusals import InvalidBooking, SlotFull
+from booking.refusals import InvalidBooking, SlotFull, invalid_email_message
 from booking.schedule import local_today, window
 
 LONGEST_RANGE_DAYS = 92
@@ -90,7 +90,7 @@ def join(
         errors["name"] = [problem]
     email = normal_email(request.email)
     if email is None:
-        errors["email"] = [_("Please enter a valid email address, for example name@example.org.")]
+        errors["email"] = [invalid_email_message(request.email)]
     wanted = request.counselling_language
     offered = roster.languages(service) if service is not None else ()
     if wanted is not None and (not is_language(wanted) or wanted not in offered):

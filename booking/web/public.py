@@ -25,11 +25,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from booking import bookings, clock, current_office, languages, places, roster
+from booking.closures import closures_between
 from booking.models import Booking
 from booking.office import Service
 from booking.refusals import InvalidBooking, SlotFull, TooLate
 from booking.schedule import local_today
-from booking.web import limits
+from booking.web import finding, limits
 from booking.web.forms import ConfirmForm
 
 bp = Blueprint("public", __name__)
@@ -140,39 +141,59 @@ def _week_page(
     office, now = current_office(), clock.now()
     today = local_today(office, now)
     first_week, last_day = _monday(today), today + timedelta(days=office.rules.horizon_days)
+    part = finding.part_of_day(request.args.get("part"))
+    own_start = apart_from.start_at if apart_from is not None else None
+    soonest = finding.next_free(
+        office,
+        service,
+        now,
+        language=language,
+        part=part,
+        apart_from=apart_from.id if apart_from is not None else None,
+        own_start=own_start,
+    )
     try:
         monday = _monday(date.fromisoformat(request.args["week"]))
     except (KeyError, ValueError):
-        free_day = places.first_free_day(office, service, now, language)
-        monday = _monday(free_day) if free_day else first_week
+        monday = _monday(soonest.start.date()) if soonest else first_week
     monday = min(max(monday, first_week), _monday(last_day))
+    sunday = monday + timedelta(days=6)
     slots = places.availability(
         office,
         service,
         monday,
-        monday + timedelta(days=6),
+        sunday,
         now,
         language=language,
         apart_from=apart_from.id if apart_from is not None else None,
     )
-    if apart_from is not None:  # moving to the time it already has is no move
-        slots = [(slot, 0 if slot.start == apart_from.start_at else free) for slot, free in slots]
+    # moving to the time it already has is no move; the other part of the day is not asked for
+    slots = [
+        (slot, 0 if slot.start == own_start else free) for slot, free in slots if finding.in_part(slot, part)
+    ]
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
         day_slots = [(slot, free) for slot, free in slots if slot.start.date() == day]
         if day_slots or day.weekday() in office.hours:
             days.append((day, day_slots))
+    closed = finding.closed_reasons(
+        office, service, [day for day, _slots in days], str(get_locale()), closures_between(monday, sunday)
+    )
     others = {**(request.view_args or {}), **(carry or {})}
     return render_template(
         "public/week.html",
         service=service,
         days=days,
+        closed=closed,
         monday=monday,
+        part=part,
+        soonest=soonest,
         previous_week=monday - timedelta(days=7) if monday > first_week else None,
         next_week=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
         any_free=any(free for _slot, free in slots),
-        week_url=lambda day: url_for(endpoint, week=day.isoformat(), **others),
+        week_url=lambda day, part=part: url_for(endpoint, week=day.isoformat(), part=part, **others),
+        part_url=lambda wanted: url_for(endpoint, week=monday.isoformat(), part=wanted, **others),
         **page,
     )
 
@@ -195,12 +216,17 @@ def week(service_id: str) -> str:
 
 @bp.get("/b/<token>")
 def manage(token: str) -> str:
+    from booking.web import confirmation
+
     booking = _booking_or_404(token)
+    new = request.args.get("new") == "1"
     return render_template(
         "public/manage.html",
+        email_sent=new and confirmation.email_sent(booking),
+        web_calendars=confirmation.web_calendars(booking),
         booking=booking,
         service=current_office().service(booking.service_id),
-        new=request.args.get("new") == "1",
+        new=new,
         past=booking.start_at <= clock.now(),
         manage_url=url_for("public.manage", token=booking.token, _external=True),
     )
