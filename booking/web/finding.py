@@ -90,16 +90,17 @@ def holiday_name(office: Office, day: date, reader: str) -> str | None:
 
 def closed_reason(
     office: Office, service: Service, day: date, reader: str, staff_closures: Sequence[Closure]
-) -> str | None:
+) -> str | Markup | None:
     """Why a day of the office's week has no times at all, for the resident: "Closed:
     Heiligabend", or just "Closed" (a day staff closed: their reason is internal). None when
     the day is open (it may still be fully booked)."""
     name = holiday_name(office, day, reader)
+    if day in office.closures and not name:
+        name = CUSTOMARY_DAYS.get((day.month, day.day))
+        if name is None:
+            return _("Closed")
     if name:
-        return _("Closed: %(reason)s", reason=name)
-    if day in office.closures:
-        customary = CUSTOMARY_DAYS.get((day.month, day.day))
-        return _("Closed: %(reason)s", reason=customary) if customary else _("Closed")
+        return Markup(_("Closed: %(reason)s")) % {"reason": name}  # the name may be marked German
     if day.weekday() not in office.hours:
         return _("Closed")
     slots = day_slots(office, service, day)
@@ -110,7 +111,7 @@ def closed_reason(
 
 def closed_reasons(
     office: Office, service: Service, days: Iterable[date], reader: str, staff_closures: Sequence[Closure]
-) -> dict[date, str]:
+) -> dict[date, str | Markup]:
     """`closed_reason` of each of `days` that is closed."""
     reasons = {day: closed_reason(office, service, day, reader, staff_closures) for day in days}
     return {day: reason for day, reason in reasons.items() if reason}
