@@ -74,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         confirmation,
         hardening,
         legal,
+        month,
         public,
         public_cancel,
         public_details,

@@ -181,3 +181,18 @@ def test_staff_print_a_confirmation_for_a_caller(browser, base_url, live_app, si
     assert re.search(rf"/b/{booking.token}$", page.locator(".manage-link-print").inner_text())
     check_accessibility(page, f"staff print {size}")
     shots(page, "printable")
+
+
+@parametrized
+def test_the_month_shows_the_free_days_and_leads_to_their_week(browser, base_url, language, size):  # type: ignore[no-untyped-def]
+    shots = Shots(f"month-{language}-{size}")
+    page = open_page(browser, base_url, language, size)
+    page.goto(base_url + EASTER_WEEK)
+    go(page, ".month-link a")
+    assert "/book/beratung/month?month=2027-03" in page.url
+    table = page.locator("table.month").bounding_box()
+    assert table and table["width"] <= VIEWPORTS[size]["width"]  # seven columns fit a phone
+    check_accessibility(page, f"month {language} {size}")
+    shots(page, "month")
+    go(page, "td.free a >> nth=0")
+    assert "week=2027-03-30" in page.url and page.locator("#day-2027-03-30 .time").count() > 0

@@ -149,3 +149,27 @@ def test_moving_offers_the_next_free_time_other_than_its_own(app: Flask, client:
     assert urlsplit(link).path == f"/b/{token}/move"  # a jump to its week: a move is a POST
     assert "08:30" not in re.search(r'class="next-free">(.*?)</p>', page, re.S).group(1)  # type: ignore[union-attr]
     assert "09:00" in re.search(r'class="next-free">(.*?)</p>', page, re.S).group(1)  # type: ignore[union-attr]
+
+
+def test_the_month_links_the_days_with_free_times_to_their_week(app: Flask, client: FlaskClient):
+    for n in (1, 2):  # Friday 2 April full: both places of each of its times
+        for start in ("08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30"):
+            book_at(app, f"2027-04-02T{start}:00+02:00", email=f"{start[:2]}{start[3:]}-{n}@example.org")
+    page = client.get("/book/beratung/month?month=2027-04", headers=DE)
+    assert page.status_code == 200 and "April 2027" in page.text
+    linked = re.findall(r'<td class="free"><a href="([^"]+)">', page.text)
+    days = [unescape(link).split("#day-")[1] for link in linked]
+    assert "2027-04-01" in days and "2027-04-06" in days
+    assert "2027-04-02" not in days  # full
+    assert "2027-04-03" not in days and "2027-04-04" not in days  # the weekend
+    week = client.get(unescape(linked[0]).split("#")[0], headers=DE).text
+    assert 'id="day-2027-04-01"' in week and offered(week)
+
+
+def test_the_month_stays_inside_the_booking_window(client: FlaskClient):
+    early = client.get("/book/beratung/month?month=2020-01", headers=EN).text
+    assert "March 2027" in early and "Previous month" not in early
+    late = client.get("/book/beratung/month?month=2030-01", headers=EN).text
+    assert "May 2027" in late and "Next month" not in late  # 56 days after 26 March: 21 May
+    assert client.get("/book/beratung/month?month=nonsense").status_code == 200
+    assert client.get("/book/nothing/month").status_code == 404
