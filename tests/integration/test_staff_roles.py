@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "staff.day": EVERYONE,
     "staff.week": EVERYONE,
     "staff.booking_detail": EVERYONE,  # a counsellor: their own appointments only
+    "staff.staff_printable": EVERYONE,  # the printed confirmation of an appointment one may see
     "staff.attendance": EVERYONE,  # a counsellor: their own appointments only
     "staff.own_password": EVERYONE,
     "staff.search": EVERYONE,  # a page of the calendar: a counsellor opens only their own appointments
