@@ -166,6 +166,12 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
     )
 
 
+def now_position(rows: tuple[SlotRow, ...], now: datetime) -> int:
+    """Where the day's "now" line goes: before the first row that starts after `now`
+    (after the last row when every one has begun)."""
+    return next((index for index, row in enumerate(rows) if row.start > now), len(rows))
+
+
 def audit_trail(booking: Booking) -> list[AuditEvent]:
     return list(
         db.session.scalars(

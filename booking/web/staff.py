@@ -111,6 +111,8 @@ def day() -> str:
         view=view,
         now=now,
         today=local_today(office, now),
+        # the "now" line: today only, at the office's clock when the page was drawn
+        now_at=staff_calendar.now_position(view.rows, now) if shown == local_today(office, now) else None,
         last_bookable_day=window(office, now)[1],  # staff may skip the notice, not the horizon
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
