@@ -8,11 +8,13 @@ Monday and the weekend closed, Tuesday 08:30-12:00 and 14:00-17:00, Wednesday 08
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from booking import bookings, closures
 from booking.extensions import db
 from booking.models import Booking, Staff
+from booking.schedule import day_slots
+from booking.week_grid import week_grid
 from tests.conftest import FIXED_NOW
 from tests.integration.staff_support import book_at, create_counsellor, create_staff, english, sign_in
 
@@ -105,3 +107,28 @@ def test_each_counsellor_has_a_line_in_the_cell_with_who_comes_or_free(app, clie
     cells = grid(page)
     assert cells[(TUESDAY, "09:00")] == "Anna Becker: 1 free Yusuf Demir: محمد الأحمد"
     assert cells[(TUESDAY, "08:30")] == "Anna Becker: 1 free Yusuf Demir: 1 free"
+
+
+def test_every_slot_of_every_week_of_the_year_has_one_cell_at_its_wall_time(app):
+    """Across both DST changes and the holidays: each slot the schedule makes is in exactly one
+    cell, in its day's column and its office-time row, and nothing else is."""
+    with app.test_request_context():
+        office = app.extensions["office"]
+        monday = date(2027, 1, 4)
+        while monday.year == 2027:
+            grid = week_grid(office, monday, FIXED_NOW, FIXED_NOW.date())
+            drawn = sorted(
+                (day, cell.service.id, cell.start)
+                for (day, start), found in grid.cells.items()
+                for cell in found
+                if cell.start.astimezone(office.timezone).time() == start and day in grid.days
+            )
+            made = sorted(
+                (monday + timedelta(days=n), service.id, slot.start)
+                for n in range(7)
+                for service in office.services
+                for slot in day_slots(office, service, monday + timedelta(days=n))
+            )
+            assert drawn == made, monday
+            assert grid.days[:5] == tuple(monday + timedelta(days=n) for n in range(5))
+            monday += timedelta(days=7)
