@@ -11,13 +11,13 @@ AXE    := node_modules/axe-core/axe.min.js
 ICALJS := node_modules/ical.js/package.json
 NODE_TOOLS := $(AXE) $(ICALJS)
 
-.PHONY: run test lint format install translations messages vendor-altcha bench clean libical
+.PHONY: run test lint format install translations messages vendor-altcha bench clean libical poppler
 
 run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
 	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
-test: install $(NODE_TOOLS) libical  ## the whole test suite
+test: install $(NODE_TOOLS) libical poppler  ## the whole test suite
 	$(BIN)/pytest
 
 lint: install
@@ -54,6 +54,14 @@ libical:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libical-dev pkg-config gcc >/dev/null; \
 	  else echo "libical-dev not found: the libical tests will be skipped (apt-get install libical-dev pkg-config gcc)"; fi; \
+	fi
+
+# poppler-utils (pdftotext, pdfinfo) reads the printed staff day and week in tests/e2e/test_staff_print.py.
+poppler:
+	@if ! command -v pdftotext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else echo "poppler-utils not found: the print tests will be skipped (apt-get install poppler-utils)"; fi; \
 	fi
 
 # The ALTCHA widget is served from booking/static/altcha/ (no npm at run time, no third party):
