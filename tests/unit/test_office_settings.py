@@ -308,3 +308,24 @@ def test_a_later_service_is_pointed_at_by_its_own_lines():
     assert_problem_at(text, "services.name", "name =", occurrence=2)
     text = MINIMAL + '\n[[services]]\nid = "beratung"\nname = "Noch einmal"\nduration_minutes = 15\n'
     assert_problem_at(text, "services.id", "id =", "twice", occurrence=1)
+
+
+def test_of_several_misspelt_keys_the_first_is_named():
+    text = MINIMAL.replace('location = "Rathaus, Markt 1"', 'location = "R"\nzimmer = "3"\netage = "1"')
+    assert_problem_at(text, "office.etage", "etage =", "not a known setting")
+
+
+def test_an_empty_list_of_services_is_refused():
+    text = "services = []\n" + MINIMAL.split("[[services]]")[0]
+    assert_problem_at(text, "services", "services =", "at least one service")
+
+
+def test_a_setting_missing_from_a_later_service_is_pointed_at_by_that_service_s_header():
+    nameless = '\n[[services]]\nid = "anmeldung"\nduration_minutes = 15\n'
+    text = MINIMAL + nameless + '\n[[services]]\nid = "zuzug"\nname = "Zuzug"\nduration_minutes = 15\n'
+    assert_problem_at(text, "services.name", "[[services]]", "a text or a table", occurrence=1)
+
+
+def test_a_required_setting_missing_from_its_table_is_pointed_at_by_the_table():
+    text = MINIMAL.replace('location = "Rathaus, Markt 1"\n', "")
+    assert_problem_at(text, "office.location", "[office]", "must be a non-empty string")
