@@ -92,14 +92,15 @@ def main() -> int:
     unknown = [name for name in names if name not in modules]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
-    equivalents = load_equivalents(set(modules))
+    load_equivalents(set(modules))  # a mistake in the list stops the run before it starts
 
     OUT.mkdir(parents=True, exist_ok=True)
     tallies = []
     with workers(args.workers) as (urls, trees):
         for name in names:
             module = {**defaults, **modules[name]}
-            tallies.append(run_module(name, module, urls, trees[0], equivalents))
+            # read again for each module: the list may be edited while an earlier module runs
+            tallies.append(run_module(name, module, urls, trees[0], load_equivalents(set(modules))))
     print_report(tallies)
     if args.fail_under is not None and any(t.score < args.fail_under for t in tallies):
         return 1

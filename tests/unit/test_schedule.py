@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -462,3 +463,12 @@ def test_check_start_accepts_exactly_the_bookable_slots(
         assert isinstance(found, Unbookable)
     for slot in bookable.values():  # and every bookable slot round-trips, also given in UTC
         assert check_start(OFFICE, service, slot.start.astimezone(UTC), now) == slot
+
+
+def test_slots_and_closures_cannot_be_changed():
+    """A day's slots are cached and shared by every page and request: none may change in passing."""
+    slot = day_slots(OFFICE, COUNSELLING, date(2027, 4, 5))[0]
+    meeting = Closure(berlin(2027, 4, 5, 9, 0), berlin(2027, 4, 5, 10, 0))
+    for thing in (slot, meeting):
+        with pytest.raises(FrozenInstanceError):
+            thing.start = berlin(2027, 4, 5, 10, 0)  # type: ignore[misc]
