@@ -329,3 +329,25 @@ def test_a_setting_missing_from_a_later_service_is_pointed_at_by_that_service_s_
 def test_a_required_setting_missing_from_its_table_is_pointed_at_by_the_table():
     text = MINIMAL.replace('location = "Rathaus, Markt 1"\n', "")
     assert_problem_at(text, "office.location", "[office]", "must be a non-empty string")
+
+
+def test_a_service_named_in_other_languages_only_is_called_by_its_first_name():
+    text = MINIMAL.replace('name = "Beratung"', 'name = { en = "Counselling", tr = "Danışmanlık" }')
+    service = parse_office(text).services[0]
+    assert (service.name("tr"), service.name("ar"), service.name("de")) == (
+        "Danışmanlık",
+        "Counselling",
+        "Counselling",
+    )
+
+
+def test_of_several_unknown_tables_the_first_is_named():
+    text = "zeiten = 1\nextra = 2\n" + MINIMAL
+    assert_problem_at(text, "extra", "extra =", "not a known setting")
+
+
+def test_the_line_is_found_whatever_order_the_tables_come_in():
+    services_first = (
+        MINIMAL[MINIMAL.index("[[services]]") :] + "\n" + MINIMAL[: MINIMAL.index("[[services]]")]
+    )
+    assert_problem_at(services_first.replace('name = "Bürgerbüro"', 'name = ""'), "office.name", 'name = ""')
