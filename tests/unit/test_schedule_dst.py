@@ -144,3 +144,10 @@ def test_berlin_hours_through_the_night_dst_ends():
     now = datetime(2027, 10, 28, 9, 0, tzinfo=UTC)
     second_two = datetime(2027, 10, 31, 2, 0, fold=1, tzinfo=BERLIN)  # 02:00+01:00: no slot starts then
     assert check_start(office, service, second_two, now) is Unbookable.OFF_GRID
+
+
+def test_no_slot_starts_at_the_close_even_when_the_clock_turns_back_after_it():
+    """Closing at 02:30 the night DST ends: 02:30 summer time plus half an hour shows 02:00 again."""
+    office = office_in("Europe/Berlin", "01:00-02:30", 30, 30)
+    starts = [s.start.strftime("%H:%M%z") for s in day_slots(office, office.services[0], date(2027, 10, 31))]
+    assert starts == ["01:00+0200", "01:30+0200", "02:00+0200"]
