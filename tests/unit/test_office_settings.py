@@ -351,3 +351,8 @@ def test_the_line_is_found_whatever_order_the_tables_come_in():
         MINIMAL[MINIMAL.index("[[services]]") :] + "\n" + MINIMAL[: MINIMAL.index("[[services]]")]
     )
     assert_problem_at(services_first.replace('name = "Bürgerbüro"', 'name = ""'), "office.name", 'name = ""')
+
+
+def test_a_key_missing_from_the_office_table_is_not_looked_for_in_a_service():
+    text = MINIMAL.replace('name = "Bürgerbüro"\n', "")  # the service below has a `name`
+    assert_problem_at(text, "office.name", "[office]", "must be a non-empty string")
