@@ -107,6 +107,10 @@ def test_a_service_as_long_as_the_longest_period_is_accepted_and_a_minute_more_i
     assert_problem_at(
         text, "services.duration_minutes", "duration_minutes", "'beratung'", "longer than every"
     )
+    early = MINIMAL.replace("08:30-12:15", "06:00-13:00").replace(
+        "duration_minutes = 30", "duration_minutes = 420"
+    )
+    assert parse_office(early).services[0].duration_minutes == 7 * 60
 
 
 @pytest.mark.parametrize(("value", "bound"), [(4, "from 5 to 480"), (481, "from 5 to 480")])
@@ -173,7 +177,14 @@ def test_services_may_come_in_any_order_of_their_ids():
     more = "".join(
         f'\n[[services]]\nid = "{i}"\nname = "{i}"\nduration_minutes = 15\n' for i in ("anmeldung", "zuzug")
     )
-    assert [s.id for s in parse_office(MINIMAL + more).services] == ["beratung", "anmeldung", "zuzug"]
+    office = parse_office(MINIMAL + more)
+    assert [s.id for s in office.services] == ["beratung", "anmeldung", "zuzug"]
+    assert [office.service(i).id for i in ("zuzug", "anmeldung", "beratung")] == [
+        "zuzug",
+        "anmeldung",
+        "beratung",
+    ]
+    assert office.service("abmeldung") is None
 
 
 def test_a_loaded_office_cannot_be_changed():
@@ -356,3 +367,14 @@ def test_the_line_is_found_whatever_order_the_tables_come_in():
 def test_a_key_missing_from_the_office_table_is_not_looked_for_in_a_service():
     text = MINIMAL.replace('name = "Bürgerbüro"\n', "")  # the service below has a `name`
     assert_problem_at(text, "office.name", "[office]", "must be a non-empty string")
+
+
+def test_of_several_unknown_weekdays_the_first_is_named():
+    text = MINIMAL.replace('wed = ["14:00-16:00"]', 'wed = ["14:00-16:00"]\nmonday = []\nfreitag = []')
+    assert_problem_at(text, "hours.freitag", "freitag =", "is no weekday")
+
+
+def test_a_key_missing_from_a_service_is_not_looked_for_in_a_table_after_it():
+    services_first = MINIMAL[MINIMAL.index("[[services]]") :].replace('name = "Beratung"\n', "")
+    text = services_first + "\n" + MINIMAL[: MINIMAL.index("[[services]]")]  # [office] has a `name`
+    assert_problem_at(text, "services.name", "[[services]]", "a text or a table")
