@@ -472,3 +472,9 @@ def test_slots_and_closures_cannot_be_changed():
     for thing in (slot, meeting):
         with pytest.raises(FrozenInstanceError):
             thing.start = berlin(2027, 4, 5, 10, 0)  # type: ignore[misc]
+
+
+def test_a_slot_gives_its_times_in_iso_8601_with_the_office_offset():
+    slot = day_slots(OFFICE, COUNSELLING, date(2027, 4, 5))[0]
+    assert (slot.start_iso, slot.end_iso) == ("2027-04-05T08:30:00+02:00", "2027-04-05T09:00:00+02:00")
+    assert slot.start_utc == datetime(2027, 4, 5, 6, 30, tzinfo=UTC)
