@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import os
 import re
 import shutil
@@ -267,13 +268,19 @@ def skip(db: WorkDB, name: str, source: str, excluded: list[str], equivalents: l
         if not candidates:
             continue
         mutant = mutate_code(source, get_operator(operator)(**mutation.operator_args), mutation.occurrence)
-        changed = mutant.splitlines()[line_no - 1].strip() if mutant else None
+        changed = None if mutant is None else added(lines, mutant.splitlines())
         match = next((e for e in candidates if e.mutant == changed), None)
         if match:
             used.add(match)
             db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="equivalent"))
     for stale in set(mine) - used:
         print(f"!! equivalents.toml: no such mutant any more, remove it: {stale}", flush=True)
+
+
+def added(lines: list[str], mutant: list[str]) -> str:
+    """The mutant's own version of the line it changes, stripped; "" when it removes the line."""
+    diff = difflib.unified_diff(lines, mutant, lineterm="", n=0)
+    return "\n".join(row[1:].strip() for row in diff if row.startswith("+") and not row.startswith("+++"))
 
 
 def count(name: str, session: Path) -> Tally:
