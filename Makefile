@@ -11,22 +11,22 @@ AXE    := node_modules/axe-core/axe.min.js
 ICALJS := node_modules/ical.js/package.json
 NODE_TOOLS := $(AXE) $(ICALJS)
 
-.PHONY: run test lint format install translations messages vendor-altcha bench clean libical
+.PHONY: run test lint format install translations messages vendor-altcha bench mutation clean libical poppler
 
 run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (SQLite, emails as files)
 	$(BIN)/flask --app booking init-db
 	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
-test: install $(NODE_TOOLS) libical  ## the whole test suite
+test: install $(NODE_TOOLS) libical poppler  ## the whole test suite
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check booking tests bench config.py celery_worker.py
+	$(BIN)/ruff format --check booking tests bench mutation config.py celery_worker.py
 
 format: install
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format booking tests bench config.py celery_worker.py
+	$(BIN)/ruff format booking tests bench mutation config.py celery_worker.py
 
 install: $(STAMP) $(COMPILED)
 
@@ -56,6 +56,14 @@ libical:
 	  else echo "libical-dev not found: the libical tests will be skipped (apt-get install libical-dev pkg-config gcc)"; fi; \
 	fi
 
+# poppler-utils (pdftotext, pdfinfo) reads the printed staff day and week in tests/e2e/test_staff_print.py.
+poppler:
+	@if ! command -v pdftotext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else echo "poppler-utils not found: the print tests will be skipped (apt-get install poppler-utils)"; fi; \
+	fi
+
 # The ALTCHA widget is served from booking/static/altcha/ (no npm at run time, no third party):
 # after changing its pinned version in package.json, refresh the copies from npm's package.
 ALTCHA_FILES := dist/external/altcha.min.js dist/external/altcha.css dist/workers/sha.js LICENSE.txt
@@ -73,6 +81,17 @@ translations: $(COMPILED)
 messages: $(STAMP)  ## extract every translatable text and update the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o booking/translations/messages.pot --no-location --sort-output --project=termine -w 100 .
 	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations --no-fuzzy-matching --ignore-obsolete -w 100
+
+# Mutation testing (cosmic-ray, the `mutation` extra; not part of make test: it takes minutes).
+# `make mutation MODULES="schedule office"` runs some of the modules in mutation/modules.toml.
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+MODULES ?=
+mutation: install $(MUTATION_STAMP)  ## score per module and the surviving mutants
+	$(BIN)/python mutation/run.py $(MODULES)
+
+$(MUTATION_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis,mutation]'
+	touch $(MUTATION_STAMP)
 
 bench: install  ## the benchmark (not part of make test): production stack under load, ratios vs baselines
 	$(BIN)/python bench/run.py

@@ -365,13 +365,15 @@ class _Parser:
 
 
 def _line_of(lines: list[str], key: str, occurrence: int = 0) -> int | None:
-    """Best-effort line number of a dotted `key` (the key's own line, else its table's);
-    `occurrence` counts the tables of an array such as [[services]] from 0."""
+    """Best-effort line number of a dotted `key` (the key's own line, else its table's, else the
+    header of the table it is missing from); `occurrence` counts the tables of an array such as
+    [[services]] from 0."""
     parts = key.split(".")
     table, last = parts[:-1], parts[-1]
     current: list[str] = []
     seen = 0  # how many headers of `table` came so far
     table_line = None
+    own_header = None  # the header of the `occurrence`-th table the key belongs in
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?$", line)
@@ -381,6 +383,8 @@ def _line_of(lines: list[str], key: str, occurrence: int = 0) -> int | None:
                 table_line = table_line or number
             if current == table:
                 seen += 1
+                if seen - 1 == occurrence:
+                    own_header = number
             continue
         assignment = re.match(r"^([A-Za-z0-9_-]+)\s*=", line)
         here = not table or seen - 1 == occurrence
@@ -388,4 +392,4 @@ def _line_of(lines: list[str], key: str, occurrence: int = 0) -> int | None:
             return number
         if assignment and current + [assignment.group(1)] == table and table_line is None:
             table_line = number  # inline table such as holidays = { ... }
-    return table_line
+    return table_line or own_header

@@ -2,7 +2,9 @@
 
 Pure: no Flask, no database, no clock. `now` is always passed in (aware). Slots are
 laid on the office's local wall clock (08:30 stays 08:30 across a DST change) and
-carried as aware datetimes, so converting them to UTC for storage is exact.
+carried as aware datetimes, so converting them to UTC for storage is exact. Where
+opening hours cross a DST change, a wall time the clock skips is no slot, and every
+appointment lasts its real duration (its end is worked out in UTC).
 """
 
 from __future__ import annotations
@@ -87,17 +89,22 @@ def day_slots(office: Office, service: Service, day: date) -> tuple[Slot, ...]:
     step = timedelta(minutes=service.step_minutes)
     slots = []
     for period in office.hours[day.weekday()]:
-        start = datetime.combine(day, period.start, tzinfo=tz)
-        close = datetime.combine(day, period.end, tzinfo=tz)
-        while start + duration <= close:
-            slots.append(Slot(_normalise(start), _normalise(start + duration)))
-            start += step
+        wall = datetime.combine(day, period.start)  # naive: the office's wall clock
+        close = datetime.combine(day, period.end)
+        while wall < close:
+            start = wall.replace(tzinfo=tz)
+            end = (start.astimezone(UTC) + duration).astimezone(tz)  # real minutes, not wall minutes
+            if exists(start) and end.replace(tzinfo=None) <= close:
+                slots.append(Slot(start, end))
+            wall += step
     return tuple(slots)
 
 
-def _normalise(moment: datetime) -> datetime:
-    """Round-trip through UTC so a wall time that does not exist gets its real offset."""
-    return moment.astimezone(UTC).astimezone(moment.tzinfo)
+def exists(moment: datetime) -> bool:
+    """Whether the wall time of `moment` is one its zone's clock shows (not skipped by a DST gap)."""
+    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) == moment.replace(
+        tzinfo=None
+    )
 
 
 def local_today(office: Office, now: datetime) -> date:
@@ -159,8 +166,12 @@ def check_start(
     closures: Iterable[Closure] = (),
     enforce_notice: bool = True,
 ) -> Slot | Unbookable:
-    """The slot that begins at `start`, or the reason it cannot be booked at `now`."""
+    """The slot that begins at `start`, or the reason it cannot be booked at `now`. A wall time
+    the clock skips (02:30 on the day DST begins) begins none; instants are compared in UTC, so an
+    hour the clock shows twice is told apart by its offset."""
     start = start.astimezone(office.timezone)
+    if not exists(start):
+        return Unbookable.OFF_GRID
     earliest, horizon = window(office, now)
     if start < now:
         return Unbookable.PAST
@@ -170,7 +181,8 @@ def check_start(
         return Unbookable.BEYOND_HORIZON
     if not is_open_day(office, start.date()):
         return Unbookable.CLOSED
-    slot = next((s for s in day_slots(office, service, start.date()) if s.start == start), None)
+    instant = start.astimezone(UTC)
+    slot = next((s for s in day_slots(office, service, start.date()) if s.start_utc == instant), None)
     if slot is None:
         return Unbookable.OFF_GRID
     if any(c.overlaps(slot) for c in closures):

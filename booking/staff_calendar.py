@@ -1,12 +1,12 @@
-"""What staff see: the day and week calendars, a booking's history and emails. Read-only
+"""What staff see: the day calendar, a booking's history and emails (the week: `week_grid`). Read-only
 queries, one per page; every change goes through `booking.bookings`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking import clock, places, roster, rota
@@ -125,14 +125,15 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
                     if counsellor is not None
                     else max(service.capacity - sum(1 for b in here if b.active or b.holding(now)), 0)
                 )
+            closed = any(c.overlaps(slot) for c in periods)
             rows.append(
                 SlotRow(
                     service=service,
                     start=slot.start,
                     end=slot.end,
                     bookings=tuple(here),
-                    free=free,
-                    closed=any(c.overlaps(slot) for c in periods),
+                    free=0 if closed else free,  # a closed time has no place to offer
+                    closed=closed,
                 )
             )
     for (service_id, start), here in by_slot.items():
@@ -165,55 +166,10 @@ def day_view(office: Office, day: date, counsellor: int | None = None) -> DayVie
     )
 
 
-@dataclass(frozen=True)
-class WeekCell:
-    service: Service
-    start: datetime
-    booked: int
-    free: int
-    closed: bool
-
-
-def week_view(office: Office, monday: date) -> list[tuple[date, list[WeekCell]]]:
-    """Per day of the week, each slot with its booked and free count, from a few queries."""
-    last = monday + timedelta(days=6)
-    low, high = local_bounds(office, monday, last)
-    counts = {
-        (service_id, start): count
-        for service_id, start, count in db.session.execute(
-            select(Booking.service_id, Booking.start_at, func.count(Booking.id))
-            .where(Booking.taking_place(clock.now()), Booking.start_at >= low, Booking.start_at < high)
-            .group_by(Booking.service_id, Booking.start_at)
-        ).all()
-    }
-    periods = [Closure(c.start_at, c.end_at) for c in closures_on(office, monday, last)]
-    counsellors = roster.roster()
-    taken, _closures = places.occupancy(low, high, None)
-    week: list[tuple[date, list[WeekCell]]] = []
-    for offset in range(7):
-        day = monday + timedelta(days=offset)
-        cells = []
-        for service in office.services:
-            given = rota.gives(counsellors, service)
-            for slot in day_slots(office, service, day):
-                booked = counts.get((service.id, slot.start.astimezone(UTC)), 0)
-                free = (
-                    rota.free_places(office, service, slot.start, slot.end, counsellors, taken)
-                    if given
-                    else max(service.capacity - booked, 0)
-                )
-                cells.append(
-                    WeekCell(
-                        service=service,
-                        start=slot.start,
-                        booked=booked,
-                        free=free,
-                        closed=any(c.overlaps(slot) for c in periods),
-                    )
-                )
-        cells.sort(key=lambda cell: (cell.start, cell.service.id))
-        week.append((day, cells))
-    return week
+def now_position(rows: tuple[SlotRow, ...], now: datetime) -> int:
+    """Where the day's "now" line goes: before the first row that starts after `now`
+    (after the last row when every one has begun)."""
+    return next((index for index, row in enumerate(rows) if row.start > now), len(rows))
 
 
 def audit_trail(booking: Booking) -> list[AuditEvent]:

@@ -14,7 +14,17 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from booking import bookings, clock, current_office, languages, places, roster, staff_calendar, staff_sessions
+from booking import (
+    bookings,
+    clock,
+    current_office,
+    languages,
+    places,
+    roster,
+    staff_calendar,
+    staff_sessions,
+    week_grid,
+)
 from booking.accounts import authenticate
 from booking.closures import open_slot
 from booking.extensions import limiter
@@ -101,6 +111,8 @@ def day() -> str:
         view=view,
         now=now,
         today=local_today(office, now),
+        # the "now" line: today only, at the office's clock when the page was drawn
+        now_at=staff_calendar.now_position(view.rows, now) if shown == local_today(office, now) else None,
         last_bookable_day=window(office, now)[1],  # staff may skip the notice, not the horizon
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
@@ -111,13 +123,14 @@ def day() -> str:
 @bp.get("/week")
 @requires("calendar")
 def week() -> str:
-    office = current_office()
-    shown = date_arg("date", local_today(office, clock.now()))
+    office, now = current_office(), clock.now()
+    shown = date_arg("date", local_today(office, now))
     monday = shown - timedelta(days=shown.weekday())
     return render_template(
         "staff/week.html",
-        week=staff_calendar.week_view(office, monday),
+        grid=week_grid.week_grid(office, monday, now, local_today(office, now)),
         monday=monday,
+        sunday=monday + timedelta(days=6),
         previous_week=monday - timedelta(days=7),
         next_week=monday + timedelta(days=7),
     )

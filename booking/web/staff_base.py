@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from booking import staff_sessions
 from booking.extensions import login as login_manager
 from booking.models import Booking, Staff
+from booking.web.history_words import history_details
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 feed_bp = Blueprint("feed", __name__)
@@ -184,6 +185,7 @@ def role_label(role: str) -> str:
 def labels() -> dict[str, Any]:
     return {
         "audit_action": _audit_action,
+        "history_details": history_details,
         "email_kind": _email_kind,
         "role_label": role_label,
         "counsellor_problem": counsellor_problem,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from babel.dates import format_skeleton
 from flask import Flask, current_app, request
 from flask_babel import format_date, format_time, get_locale
 from markupsafe import Markup
@@ -28,6 +29,11 @@ RTL = {"ar", "fa"}
 def day_label(moment: datetime) -> str:
     """ "Dienstag, 30. März 2027" in the reader's language, office time zone."""
     return format_date(moment, format="full")
+
+
+def weekday_label(day: date) -> str:
+    """ "Dienstag, 30. März" in the reader's language: a column head of the staff week."""
+    return format_skeleton("MMMMEEEEd", day, locale=get_locale())
 
 
 def time_label(moment: datetime) -> str:
@@ -73,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         day_label=day_label,
         time_label=time_label,
+        weekday_label=weekday_label,
         numeric_date=numeric_date,
         resident_day=resident_day,
         language_name=language_name,

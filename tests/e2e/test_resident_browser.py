@@ -200,7 +200,7 @@ def test_a_time_taken_while_typing_offers_the_nearest_free_ones(browser, base_ur
     go(page, "#booking-form button[type=submit]")
     assert page.locator(".notice-error[role=alert]").count() == 1
     assert_typed_is_kept(page)
-    nine = format_date(TUESDAY, "full", locale=language) + ", 09:00"
+    nine = format_date(TUESDAY, "full", locale=language) + " (30.03.2027), 09:00"  # words and digits
     radio = page.get_by_role("radio", name=nine)
     check_accessibility(page, f"time taken {language} {size}")
     shots(page, "taken")

@@ -16,7 +16,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from booking import bookings, closures
+from booking import closures
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
 from booking.schedule import Unbookable, check_start
@@ -117,32 +117,6 @@ def test_day_view_offers_booking_only_for_free_future_slots(app, client, clock, 
     assert "Book for a caller" not in groups[f"{DAY}T08:30:00+02:00"]  # already over
     assert "Book for a caller" in groups[f"{DAY}T10:30:00+02:00"]
     assert "Book for a caller" not in groups[start]  # full
-
-
-def week_row(html: str, start: str) -> tuple[int, int]:
-    match = re.search(
-        rf'data-start="{re.escape(start)}">.*?<td class="booked">(\d+)</td>\s*<td class="free">(\d+)</td>',
-        html,
-        re.DOTALL,
-    )
-    assert match, start
-    return int(match.group(1)), int(match.group(2))
-
-
-def test_week_view_counts_the_bookings_of_each_slot(app, client, staff_id):
-    book_at(app, f"{DAY}T09:00", email="a@example.org")
-    cancelled = book_at(app, f"{DAY}T09:00", email="b@example.org")
-    book_at(app, f"{DAY}T14:00", email="c@example.org")
-    with app.app_context():
-        bookings.cancel(db.session.get(Booking, cancelled), FIXED_NOW)
-    book_at(app, f"{DAY}T09:00", email="d@example.org")
-    response = client.get("/staff/week?date=2027-03-31")
-    assert response.status_code == 200
-    assert week_row(response.text, f"{DAY}T09:00:00+02:00") == (2, 0)
-    assert week_row(response.text, f"{DAY}T08:30:00+02:00") == (0, 2)
-    assert week_row(response.text, f"{DAY}T14:00:00+02:00") == (1, 1)
-    assert week_row(response.text, f"{NEXT}T08:30:00+02:00") == (0, 2)
-    assert 'href="/staff/week?date=2027-04-05"' in response.text
 
 
 # --- booking for a caller ----------------------------------------------------------------

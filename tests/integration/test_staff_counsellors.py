@@ -46,7 +46,7 @@ def signed_in(app: Flask, email: str = "sachbearbeitung@kreis-heinsberg.example"
 
 
 def booking_rows(html: str) -> list[str]:
-    return re.findall(r'<tr class="booking[^"]*">(.*?)</tr>', html, re.S)
+    return re.findall(r'<tr class="booking[^"]*"[^>]*>(.*?)</tr>', html, re.S)
 
 
 def text(html: str) -> str:

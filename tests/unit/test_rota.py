@@ -3,9 +3,11 @@ of time a claim takes (pure; the database enforces the cells, see test_counsello
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -247,3 +249,46 @@ def test_hours_must_lie_inside_the_opening_hours_of_their_day_and_not_overlap():
     assert check_hours(OFFICE, saturday, periods("09:00-10:00")) is HoursProblem.OUTSIDE
     assert check_hours(OFFICE, tuesday, periods("08:30-10:00, 09:30-11:00")) is HoursProblem.OVERLAP
     assert check_hours(OFFICE, tuesday, periods("08:30-10:00, 10:00-11:00")) is None  # touching is fine
+
+
+def test_a_period_of_no_length_or_a_blank_between_periods_is_no_period():
+    found, bad = parse_periods("08:30-10:00, , 10:30-12:00; 14:00-14:00")
+    assert format_periods(found) == "08:30-10:00, 10:30-12:00"
+    assert bad == ["14:00-14:00"]
+
+
+# --- edges of an appointment --------------------------------------------------------------------
+
+
+def test_an_absence_that_ends_or_begins_as_the_appointment_does_leaves_it_free():
+    before = (berlin(2027, 3, 30, 8, 30), berlin(2027, 3, 30, 9, 0))
+    after = (berlin(2027, 3, 30, 9, 30), berlin(2027, 3, 30, 11, 0))
+    away = Occupancy(away={ANNA.id: [before, after]})
+    assert is_free(ANNA, berlin(2027, 3, 30, 9), berlin(2027, 3, 30, 9, 30), away)
+    assert not is_free(ANNA, berlin(2027, 3, 30, 9), berlin(2027, 3, 30, 9, 35), away)
+    assert not is_free(ANNA, berlin(2027, 3, 30, 8, 55), berlin(2027, 3, 30, 9, 30), away)
+
+
+def test_an_absence_earlier_or_later_that_day_leaves_the_hours_between_free():
+    early = (berlin(2027, 3, 30, 8, 30), berlin(2027, 3, 30, 9, 0))
+    late = (berlin(2027, 3, 30, 11, 0), berlin(2027, 3, 30, 12, 0))
+    assert is_free(
+        ANNA, berlin(2027, 3, 30, 10), berlin(2027, 3, 30, 10, 30), Occupancy(away={ANNA.id: [early]})
+    )
+    assert is_free(
+        ANNA, berlin(2027, 3, 30, 10), berlin(2027, 3, 30, 10, 30), Occupancy(away={ANNA.id: [late]})
+    )
+
+
+def test_an_appointment_that_ends_before_it_begins_is_nobody_s():
+    start, end = berlin(2027, 3, 30, 10), berlin(2027, 3, 30, 9, 30)
+    assert not on_duty(OFFICE, ANNA, start, end)
+    assert eligible(OFFICE, COUNSELLING, start, end, ROSTER) == []
+    assert free_places(OFFICE, COUNSELLING, start, end, ROSTER, Occupancy()) == 0
+
+
+def test_a_counsellor_as_the_schedule_sees_them_cannot_be_changed():
+    """The roster is kept for a while per process and shared: nobody may change it in passing."""
+    for thing, field in [(ANNA, "languages"), (Occupancy(), "busy")]:
+        with pytest.raises(FrozenInstanceError):
+            setattr(thing, field, ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from booking.schedule import (
     day_slots,
     is_holiday,
     is_open_day,
+    local_bounds,
     window,
 )
 
@@ -225,6 +227,97 @@ def test_check_start_without_notice_accepts_a_slot_soon():
     assert isinstance(check_start(OFFICE, COUNSELLING, start, now, enforce_notice=False), Slot)
 
 
+# --- the edges of the window: exactly at the notice, now, the last day -------------------------
+
+TUESDAY_0830 = berlin(2027, 3, 30, 8, 30)
+
+
+def test_a_slot_exactly_at_the_minimum_notice_can_be_booked():
+    now = TUESDAY_0830 - timedelta(minutes=OFFICE.rules.min_notice_minutes)
+    assert check_start(OFFICE, COUNSELLING, TUESDAY_0830, now) == Slot(
+        TUESDAY_0830, berlin(2027, 3, 30, 9, 0)
+    )
+    assert (
+        bookable_slots(OFFICE, COUNSELLING, date(2027, 3, 30), date(2027, 3, 30), now)[0].start
+        == TUESDAY_0830
+    )
+    later = now + timedelta(minutes=1)
+    assert check_start(OFFICE, COUNSELLING, TUESDAY_0830, later) is Unbookable.TOO_SOON
+    assert (
+        bookable_slots(OFFICE, COUNSELLING, date(2027, 3, 30), date(2027, 3, 30), later)[0].start
+        > TUESDAY_0830
+    )
+
+
+def test_staff_may_book_a_slot_that_begins_this_very_minute_but_not_one_begun():
+    assert isinstance(
+        check_start(OFFICE, COUNSELLING, TUESDAY_0830, TUESDAY_0830, enforce_notice=False), Slot
+    )
+    staff = bookable_slots(OFFICE, COUNSELLING, date(2027, 3, 30), date(2027, 3, 30), TUESDAY_0830, (), False)
+    assert staff[0].start == TUESDAY_0830
+    begun = TUESDAY_0830 + timedelta(seconds=1)
+    assert check_start(OFFICE, COUNSELLING, TUESDAY_0830, begun, enforce_notice=False) is Unbookable.PAST
+
+
+def test_the_last_day_of_the_horizon_can_be_booked_and_the_next_cannot():
+    _, last_day = window(OFFICE, NOW)
+    assert last_day == date(2027, 5, 21)  # a Friday
+    assert isinstance(check_start(OFFICE, COUNSELLING, berlin(2027, 5, 21, 11, 30), NOW), Slot)
+    assert check_start(OFFICE, COUNSELLING, berlin(2027, 5, 22, 9, 0), NOW) is Unbookable.BEYOND_HORIZON
+    assert bookable_slots(OFFICE, COUNSELLING, date(2027, 5, 21), date(2027, 5, 21), NOW)
+
+
+def test_a_range_of_one_day_gives_that_day():
+    assert times(bookable_slots(OFFICE, COUNSELLING, date(2027, 4, 5), date(2027, 4, 5), NOW))[0] == "08:30"
+    assert not bookable_slots(OFFICE, COUNSELLING, date(2027, 4, 6), date(2027, 4, 5), NOW)  # reversed
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [(date(2027, 3, 28), 23), (date(2027, 10, 31), 25), (date(2027, 4, 5), 24)],
+)
+def test_local_bounds_run_from_local_midnight_to_the_next(day: date, hours: int):
+    low, high = local_bounds(OFFICE, day, day)
+    assert (low.date(), low.time()) == (day, time())
+    assert (high.date(), high.time()) == (day + timedelta(days=1), time())
+    assert high.astimezone(UTC) - low.astimezone(UTC) == timedelta(hours=hours)
+
+
+def test_local_bounds_of_a_week_cover_seven_days():
+    low, high = local_bounds(OFFICE, date(2027, 4, 5), date(2027, 4, 11))
+    assert low == berlin(2027, 4, 5) and high == berlin(2027, 4, 12)
+
+
+# --- an office without public holidays ---------------------------------------------------------
+
+PLAIN = parse_office(
+    """
+[office]
+name = "Bürgerbüro"
+timezone = "Europe/Berlin"
+location = "Rathaus"
+
+[hours]
+mon = ["08:00-09:00"]
+
+[[services]]
+id = "beratung"
+name = "Beratung"
+duration_minutes = 30
+capacity = 1
+"""
+)
+
+
+def test_an_office_without_holidays_is_open_on_every_day_with_hours():
+    assert PLAIN.holiday_country is None
+    easter_monday = date(2027, 3, 29)
+    assert not is_holiday(PLAIN, easter_monday)
+    assert is_open_day(PLAIN, easter_monday)
+    assert times(day_slots(PLAIN, PLAIN.services[0], easter_monday)) == ["08:00", "08:30"]
+    assert not is_open_day(PLAIN, date(2027, 3, 30))  # a Tuesday: no hours
+
+
 # --- closures (e.g. a staff meeting) -----------------------------------------------------------
 
 
@@ -242,6 +335,35 @@ def test_closure_removes_overlapping_slots_and_check_start_calls_them_closed():
     assert times(slots) == ["08:30", "10:30", "11:00", "11:30"]
     start = berlin(2027, 4, 5, 10, 0)
     assert check_start(OFFICE, COUNSELLING, start, NOW, [meeting]) is Unbookable.CLOSED
+
+
+def test_of_several_closures_each_closes_its_own_slots():
+    meetings = [
+        Closure(berlin(2027, 4, 5, 8, 30), berlin(2027, 4, 5, 9, 0)),
+        Closure(berlin(2027, 4, 5, 11, 0), berlin(2027, 4, 5, 11, 30)),
+    ]
+    slots = bookable_slots(OFFICE, COUNSELLING, date(2027, 4, 5), date(2027, 4, 5), NOW, meetings)
+    assert times(slots) == ["09:00", "09:30", "10:00", "10:30", "11:30"]
+    assert check_start(OFFICE, COUNSELLING, berlin(2027, 4, 5, 11, 0), NOW, meetings) is Unbookable.CLOSED
+    assert isinstance(check_start(OFFICE, COUNSELLING, berlin(2027, 4, 5, 9, 0), NOW, meetings), Slot)
+
+
+def test_closures_may_come_as_any_iterable_even_one_that_runs_once():
+    def meetings():  # a generator, as a query's rows come
+        yield Closure(berlin(2027, 4, 5, 8, 30), berlin(2027, 4, 5, 9, 0))
+        yield Closure(berlin(2027, 4, 5, 11, 0), berlin(2027, 4, 5, 12, 0))
+
+    slots = bookable_slots(OFFICE, COUNSELLING, date(2027, 4, 5), date(2027, 4, 6), NOW, meetings())
+    assert times(slots)[:5] == ["09:00", "09:30", "10:00", "10:30", "08:30"]  # then Tuesday
+    closed = check_start(OFFICE, COUNSELLING, berlin(2027, 4, 5, 11, 30), NOW, meetings())
+    assert closed is Unbookable.CLOSED
+
+
+def test_a_closure_that_ends_as_a_slot_begins_leaves_it_open():
+    touching = [Closure(berlin(2027, 4, 5, 8, 0), berlin(2027, 4, 5, 8, 30))]
+    slots = bookable_slots(OFFICE, COUNSELLING, date(2027, 4, 5), date(2027, 4, 5), NOW, touching)
+    assert times(slots)[0] == "08:30"
+    assert isinstance(check_start(OFFICE, COUNSELLING, berlin(2027, 4, 5, 8, 30), NOW, touching), Slot)
 
 
 # --- properties over whole years ---------------------------------------------------------------
@@ -341,3 +463,18 @@ def test_check_start_accepts_exactly_the_bookable_slots(
         assert isinstance(found, Unbookable)
     for slot in bookable.values():  # and every bookable slot round-trips, also given in UTC
         assert check_start(OFFICE, service, slot.start.astimezone(UTC), now) == slot
+
+
+def test_slots_and_closures_cannot_be_changed():
+    """A day's slots are cached and shared by every page and request: none may change in passing."""
+    slot = day_slots(OFFICE, COUNSELLING, date(2027, 4, 5))[0]
+    meeting = Closure(berlin(2027, 4, 5, 9, 0), berlin(2027, 4, 5, 10, 0))
+    for thing in (slot, meeting):
+        with pytest.raises(FrozenInstanceError):
+            thing.start = berlin(2027, 4, 5, 10, 0)  # type: ignore[misc]
+
+
+def test_a_slot_gives_its_times_in_iso_8601_with_the_office_offset():
+    slot = day_slots(OFFICE, COUNSELLING, date(2027, 4, 5))[0]
+    assert (slot.start_iso, slot.end_iso) == ("2027-04-05T08:30:00+02:00", "2027-04-05T09:00:00+02:00")
+    assert slot.start_utc == datetime(2027, 4, 5, 6, 30, tzinfo=UTC)
