@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
 
 
@@ -58,3 +59,13 @@ class Server:
     def dispose(self) -> None:
         self.allow_connections(True)
         self.admin.dispose()
+
+
+@pytest.fixture
+def server(postgres_url: str) -> Iterator[Server]:
+    """The test run's PostgreSQL server, to cut and restore under the app."""
+    found = Server(postgres_url)
+    try:
+        yield found
+    finally:
+        found.dispose()

@@ -6,20 +6,16 @@ printable page with its QR code, in print). axe-core checks every page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.e2e import test_browser
 from tests.e2e.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     Shots,
     check_accessibility,
-    require_browser,
-    serve,
 )
 from tests.integration.staff_support import book_at, create_staff, get_booking
 
@@ -31,26 +27,13 @@ CLOSED = {"de": "Geschlossen: Ostermontag", "ar": "مغلق: Ostermontag"}
 AFTERNOONS = {"de": "Nachmittags", "ar": "بعد الظهر"}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+browser = test_browser.browser  # one Chromium for the module, as in the resident flows
+base_url = test_browser.base_url
 
 
 @pytest.fixture
 def live_app(app_with):  # type: ignore[no-untyped-def]
     return app_with(SERVER_NAME=None)
-
-
-@pytest.fixture
-def base_url(live_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with serve(live_app) as url:
-        yield url
 
 
 def open_page(browser: Any, base_url: str, language: str, size: str) -> Any:

@@ -5,7 +5,6 @@ expired, its time was just taken or the language was switched. axe-core checks e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -15,15 +14,12 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Booking, Outbox
+from tests.e2e import test_browser
 from tests.e2e.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     Shots,
     check_accessibility,
-    require_browser,
-    serve,
 )
 from tests.integration.staff_support import book_at, get_booking
 
@@ -35,26 +31,9 @@ DETAILS = "/book/beratung/details?start=2027-03-30T08:30:00%2B02:00"
 TUESDAY = date(2027, 3, 30)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_app(app_with):  # type: ignore[no-untyped-def]
-    return app_with(WTF_CSRF_ENABLED=True, SERVER_NAME=None)
-
-
-@pytest.fixture
-def base_url(live_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with serve(live_app) as url:
-        yield url
+browser = test_browser.browser  # one Chromium for the module, as in the resident flows
+live_app = test_browser.live_app
+base_url = test_browser.base_url
 
 
 def open_page(browser: Any, base_url: str, language: str, size: str) -> Any:

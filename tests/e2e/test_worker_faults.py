@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Outbox
+from tests import database_server
 from tests.database_server import Server
 from tests.e2e import test_worker
 from tests.e2e.test_worker import Process, _processes, book, confirmations_to, wait_until, worker_env
@@ -32,14 +32,7 @@ office_file = test_worker.office_file
 celery_process = test_worker.celery_process
 LEASE_SECONDS = 4
 
-
-@pytest.fixture
-def server(postgres_url: str) -> Iterator[Server]:
-    found = Server(postgres_url)
-    try:
-        yield found
-    finally:
-        found.dispose()
+server = database_server.server  # the run's PostgreSQL server, cut and restored
 
 
 def test_a_restart_of_the_database_costs_no_request_and_no_email_task(

@@ -9,7 +9,7 @@ run's own database with `pg_terminate_backend`, and shut it off with `ALLOW_CONN
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +21,7 @@ from booking import bookings
 from booking.extensions import db
 from booking.models import Outbox
 from booking.notify import tasks
+from tests import database_server
 from tests.conftest import Clock, make_app
 from tests.database_server import Server
 from tests.integration.staff_support import create_staff, sign_in
@@ -30,14 +31,7 @@ TUESDAY_0830 = datetime(2027, 3, 30, 6, 30, tzinfo=UTC)
 BODY = {"service": "beratung", "start": "2027-03-30T08:30:00+02:00", "name": "A", "email": "a@example.org"}
 SLOTS = "/api/v1/slots?service=beratung&from=2027-03-30&to=2027-03-30"
 
-
-@pytest.fixture
-def server(postgres_url: str) -> Iterator[Server]:
-    found = Server(postgres_url)
-    try:
-        yield found
-    finally:
-        found.dispose()
+server = database_server.server  # the run's PostgreSQL server, cut and restored
 
 
 @pytest.fixture
