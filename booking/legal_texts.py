@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from booking.office import DEFAULT_OFFICE_FILE, OfficeFileError
+from booking.office import OfficeFileError, in_language, read_office_file
 
 PRIVACY_KEYS = {
     "controller",
@@ -65,7 +65,7 @@ class Privacy:
     authority_url: str = ""
 
     def recipients_text(self, language: str) -> str:
-        return self.recipients.get(language) or self.recipients.get("de", "")
+        return in_language(self.recipients, language)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Accessibility:
     enforcement_url: str = ""
 
     def gaps_text(self, language: str) -> str:
-        return self.known_gaps.get(language) or self.known_gaps.get("de", "")
+        return in_language(self.known_gaps, language)
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,8 @@ class LegalTexts:
 
 def load_legal_texts(path: str | Path | None = None) -> LegalTexts:
     """The legal tables of the office file at `path` (default: the shipped KI file)."""
-    path = Path(path) if path else DEFAULT_OFFICE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OfficeFileError(f"{path}: cannot read the office file: {exc.strerror}") from exc
-    return parse_legal_texts(text, source=str(path))
+    text, source = read_office_file(path)
+    return parse_legal_texts(text, source=source)
 
 
 def parse_legal_texts(text: str, source: str = "<office file>") -> LegalTexts:

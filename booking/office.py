@@ -117,17 +117,28 @@ class Office:
         return next((s for s in self.services if s.id == service_id), None)
 
     def intro_text(self, language: str) -> str:
-        return self.intro.get(language) or self.intro.get("de", "")
+        return in_language(self.intro, language)
+
+
+def read_office_file(path: str | Path | None = None) -> tuple[str, str]:
+    """The text of the office file at `path` (default: the shipped KI Kreis Heinsberg file) and
+    the name its messages give it."""
+    path = Path(path) if path else DEFAULT_OFFICE_FILE
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except OSError as exc:
+        raise OfficeFileError(f"{path}: cannot read the office file: {exc.strerror}") from exc
+
+
+def in_language(texts: dict[str, str], language: str) -> str:
+    """A text given per language, in `language`, else in German, else empty."""
+    return texts.get(language) or texts.get("de", "")
 
 
 def load_office(path: str | Path | None = None) -> Office:
     """Read the office file at `path` (default: the shipped KI Kreis Heinsberg file)."""
-    path = Path(path) if path else DEFAULT_OFFICE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OfficeFileError(f"{path}: cannot read the office file: {exc.strerror}") from exc
-    return parse_office(text, source=str(path))
+    text, source = read_office_file(path)
+    return parse_office(text, source=source)
 
 
 def parse_office(text: str, source: str = "<office file>") -> Office:
