@@ -72,12 +72,19 @@ def _holiday_names(country: str, subdivision: str | None, year: int, language: s
     return dict(names.items())
 
 
+@lru_cache(maxsize=8)
+def _supported_languages(country: str) -> tuple[str, ...]:
+    """The languages the holidays package names this country's holidays in (asked once: building
+    the country's calendar for it costs more than the answer)."""
+    return tuple(holidays_lib.country_holidays(country).supported_languages)
+
+
 def holiday_name(office: Office, day: date, reader: str) -> str | None:
     """The public holiday's name in the reader's language where the holidays package has it
     (for Germany: German, English, Ukrainian), else in German."""
     if not office.holiday_country or not is_holiday(office, day):
         return None
-    supported = holidays_lib.country_holidays(office.holiday_country).supported_languages
+    supported = _supported_languages(office.holiday_country)
     language = HOLIDAY_LANGUAGES.get(reader, "de")
     if language not in supported:
         language = "de" if "de" in supported else None  # None: the country's own language
