@@ -39,13 +39,22 @@ def closures_on(office: Office, first_day: date, last_day: date) -> list[Closure
 
 
 def bookings_between(
-    office: Office, first_day: date, last_day: date, *, active_only: bool = False
+    office: Office,
+    first_day: date,
+    last_day: date,
+    *,
+    active_only: bool = False,
+    taking_place_at: datetime | None = None,
 ) -> list[Booking]:
-    """Bookings starting on these local days, in time order, from one query."""
+    """Bookings starting on these local days, in time order, from one query: all of them, the
+    confirmed ones (`active_only`), or those whose places are taken at `taking_place_at`
+    (confirmed, or pending and held)."""
     low, high = local_bounds(office, first_day, last_day)
     query = select(Booking).where(Booking.start_at >= low, Booking.start_at < high)
     if active_only:
         query = query.where(Booking.status == "confirmed")
+    if taking_place_at is not None:
+        query = query.where(Booking.taking_place(taking_place_at))
     return list(db.session.scalars(query.order_by(Booking.start_at, Booking.service_id, Booking.id)))
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
-
 from booking import places, roster, rota
-from booking.extensions import db
 from booking.models import Booking
 from booking.office import Office, Service
 from booking.rota import Counsellor, Occupancy
 from booking.schedule import Slot, day_slots, local_bounds
+from booking.staff_calendar import bookings_between
 
 
 @dataclass(frozen=True)
@@ -70,18 +68,6 @@ class WeekGrid:
         return any(key[0] == day for key in self.cells)
 
 
-def _week_bookings(office: Office, monday: date, now: datetime) -> list[Booking]:
-    """The bookings of the week whose places are taken (confirmed, or pending and held)."""
-    low, high = local_bounds(office, monday, monday + timedelta(days=6))
-    return list(
-        db.session.scalars(
-            select(Booking)
-            .where(Booking.taking_place(now), Booking.start_at >= low, Booking.start_at < high)
-            .order_by(Booking.start_at, Booking.id)
-        )
-    )
-
-
 def _resident(booking: Booking, now: datetime) -> Resident:
     return Resident(booking.id, booking.name, pending=booking.holding(now))
 
@@ -115,7 +101,7 @@ def week_grid(office: Office, monday: date, now: datetime, today: date) -> WeekG
     """The grid of the week starting `monday`; `now` decides which pending bookings still hold a
     place, `today` which column is marked."""
     low, high = local_bounds(office, monday, monday + timedelta(days=6))
-    found = _week_bookings(office, monday, now)
+    found = bookings_between(office, monday, monday + timedelta(days=6), taking_place_at=now)
     counsellors = roster.roster()
     taken, periods = places.occupancy(low, high, None, now)
     by_slot: dict[tuple[str, datetime], list[Booking]] = {}
