@@ -4,6 +4,7 @@ appointments an absence leaves to be given to another counsellor, moved or cance
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -24,10 +25,17 @@ def whole_days(office: Office, first: date, last: date | None = None) -> tuple[d
     return start, datetime.combine(last + timedelta(days=1), time(), tzinfo=office.timezone)
 
 
-def days_of(office: Office, absence: Absence) -> tuple[date, date] | None:
-    """The first and last day of an absence of whole days (local midnight to local midnight),
+class Stretch(Protocol):
+    """An absence or a closure: a start and an end."""
+
+    start_at: datetime
+    end_at: datetime
+
+
+def days_of(office: Office, stretch: Stretch) -> tuple[date, date] | None:
+    """The first and last day of a stretch of whole days (local midnight to local midnight),
     None for part of a day; so pages can say "Tuesday to Friday" instead of two midnights."""
-    start, end = absence.start_at.astimezone(office.timezone), absence.end_at.astimezone(office.timezone)
+    start, end = stretch.start_at.astimezone(office.timezone), stretch.end_at.astimezone(office.timezone)
     if start.time() != time() or end.time() != time() or end.date() <= start.date():
         return None
     return start.date(), end.date() - timedelta(days=1)

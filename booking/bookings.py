@@ -385,6 +385,17 @@ def cancel(
     return True
 
 
+def cancel_all(found: Sequence[Booking], now: datetime, reason: str, staff: Staff) -> list[Booking]:
+    """Cancel each booking that has not begun, with one reason (a closure's "cancel all"); returns
+    those cancelled now. Each is its own transaction, so a fault keeps the ones already done, and
+    a second run (a double click, two receptionists) cancels and emails nobody twice."""
+    return [
+        booking
+        for booking in found
+        if booking.start_at > now and cancel(booking, now, reason=reason, staff=staff)
+    ]
+
+
 def release_delay(office: Office) -> timedelta:
     """How long a place cancelled online stays taken: a random time up to the office's
     `release_delay_minutes`, so that "cancel and rebook it for a buyer" cannot be timed."""

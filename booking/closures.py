@@ -52,13 +52,19 @@ def close(
     office: Office, start: datetime, end: datetime, reason: str, staff: Staff, now: datetime
 ) -> ClosureRow:
     """Close the office from `start` to `end` for new bookings. Existing bookings stay; the
-    closure's page lists the active ones inside so staff can move or cancel them."""
+    closure's page lists the active ones inside so staff can move or cancel them (one by one, or
+    all with one reason: `bookings.cancel_all`)."""
     errors: dict[str, list[str]] = {}
     reason = reason.strip() if reason else ""
     if not reason:
         errors.setdefault("reason", []).append(_("Please enter a reason."))
-    if end <= start:
-        errors.setdefault("end", []).append(_("The end must be after the start."))
+    for key, moment in (("start", start), ("end", end)):
+        try:  # the first and last days of the calendar have no UTC moment to store
+            moment.astimezone(UTC)
+        except OverflowError:
+            errors[key] = [_("Please enter a real date.")]
+    if not errors.keys() & {"start", "end"} and end <= start:
+        errors["end"] = [_("The end must be after the start.")]
     if errors:
         raise InvalidClosure(errors)
     with transaction():
@@ -83,6 +89,13 @@ def reopen(office: Office, closure_id: int, staff: Staff, now: datetime) -> bool
 
 def _span(office: Office, start: datetime, end: datetime) -> str:
     return f"{journal.moment(start, office)} – {journal.moment(end, office)}"
+
+
+def upcoming(now: datetime) -> list[ClosureRow]:
+    """Closures that have not ended, soonest first."""
+    return list(
+        db.session.scalars(select(ClosureRow).where(ClosureRow.end_at > now).order_by(ClosureRow.start_at))
+    )
 
 
 def bookings_in(start: datetime, end: datetime) -> list[Booking]:

@@ -13,7 +13,6 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from booking import absences as absence_rules
@@ -23,9 +22,9 @@ from booking.office import Office
 from booking.refusals import InvalidAbsence
 from booking.rota import Counsellor
 from booking.web.absence_forms import AbsenceForm
+from booking.web.spans import span_label
 from booking.web.staff_base import bp, me, requires
 from booking.web.staff_forms import ActionForm
-from booking.web.templating import day_label, time_label
 
 
 @dataclass(frozen=True)
@@ -55,33 +54,6 @@ def _rows(
         )
         for b in found
     ]
-
-
-def _times(start: datetime, end: datetime) -> Markup:
-    """08:30–10:00, kept in this order on right-to-left pages."""
-    return Markup('<bdi dir="ltr">{}–{}</bdi>').format(time_label(start), time_label(end))
-
-
-def span_label(office: Office, absence: Absence) -> Markup:
-    """The absence in words: whole days, or part of a day with its times."""
-    days = absence_rules.days_of(office, absence)
-    if days is not None:
-        first, last = days
-        if first == last:
-            return Markup(_("%(day)s, whole day")) % {"day": day_label(first)}
-        return Markup(_("%(first)s to %(last)s, whole days")) % {
-            "first": day_label(first),
-            "last": day_label(last),
-        }
-    start, end = absence.start_at.astimezone(office.timezone), absence.end_at.astimezone(office.timezone)
-    if start.date() == end.date():
-        return Markup(_("%(day)s, %(times)s")) % {"day": day_label(start), "times": _times(start, end)}
-    return Markup(_("%(first)s, %(start)s to %(last)s, %(end)s")) % {
-        "first": day_label(start),
-        "start": Markup("<bdi>{}</bdi>").format(time_label(start)),
-        "last": day_label(end),
-        "end": Markup("<bdi>{}</bdi>").format(time_label(end)),
-    }
 
 
 def _absence_or_404(absence_id: int) -> Absence:

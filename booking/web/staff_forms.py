@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -14,9 +13,10 @@ from wtforms import (
     StringField,
     TelField,
     TextAreaField,
-    TimeField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from booking.web.spans import SpanForm
 
 REASON_MAX = 500
 
@@ -43,7 +43,7 @@ class CallerBookingForm(FlaskForm):
 def reason_validators() -> list[object]:
     """A reason is required (it is kept on the booking and in the audit trail) and not too long."""
     return [
-        InputRequired(message=_l("Please enter a reason.")),
+        DataRequired(message=_l("Please enter a reason.")),  # spaces alone are no reason
         Length(max=REASON_MAX, message=_l("Please enter at most %(max)d characters.", max=REASON_MAX)),
     ]
 
@@ -61,16 +61,10 @@ class MoveForm(ReasonForm):
     start = RadioField(_l("New time"), validators=[InputRequired(message=_l("Please choose a time."))])
 
 
-class CloseForm(FlaskForm):
-    """Close a whole day (no times) or part of it (from and to)."""
+class CloseForm(SpanForm):
+    """Close whole days (from, to) or from a time to a time; the reason is kept in the audit trail."""
 
-    day = DateField(_l("Date"), validators=[InputRequired(message=_l("Please enter a date."))])
-    start = TimeField(_l("From (empty: the whole day)"), validators=[Optional()])
-    end = TimeField(_l("To (empty: the whole day)"), validators=[Optional()])
-    reason = StringField(
-        _l("Reason"),
-        validators=reason_validators(),
-    )
+    reason = StringField(_l("Reason"), validators=reason_validators())
 
 
 class ActionForm(FlaskForm):

@@ -1,7 +1,8 @@
 """In a real Chromium, at phone and desktop width, in German and Arabic: the desk searches from
 the navigation and opens the booking it finds; the statistics draw their charts without script
 (the bars are on screen, their numbers are text); the undelivered emails show the count, the
-phone and why. axe-core checks each of these pages; screenshots go to test-artifacts/."""
+phone and why; two days are closed and their appointments cancelled at once. axe-core checks
+each of these pages; screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from booking.models import Outbox
 from tests.e2e import test_browser
 from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility
 from tests.e2e.test_browser import new_page, sign_in
+from tests.e2e.test_staff_grid_browser import page_scrolls_sideways
 from tests.integration.staff_support import book_at, create_counsellor
 
 pytestmark = pytest.mark.browser
@@ -120,3 +122,57 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     assert "550" not in row.locator("td.failure").inner_text().split("\n")[0]  # the words come first
     check_accessibility(page, f"undelivered emails in {language} ({size})")
     shots(page, "undelivered")
+
+
+@pytest.mark.parametrize("language", ["de", "ar"])
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_closing_two_days_and_cancelling_all_their_appointments_on_screen(
+    browser, base_url, live_app, staff_login, language, viewport
+):
+    inside = [
+        book_at(live_app, "2027-03-30T09:00", name="أحمد الخطيب", email="ahmad@example.org", language="ar"),
+        book_at(live_app, "2027-03-31T10:00", name="Jürgen Öztürk", email=None, phone="02452 98765"),
+    ]
+    size = "phone" if viewport == PHONE else "desktop"
+    shots = Shots(f"staff-closure-{language}-{size}")
+    page = new_page(browser, viewport)
+    page.goto(f"{base_url}/language/{language}?next=/staff/login")
+    sign_in(page, base_url, *staff_login)
+
+    page.goto(base_url + "/staff/close?date=2027-03-30")
+    assert page.locator("#start_date").input_value() == "2027-03-30"  # from the day it was opened on
+    page.fill("#end_date", "2027-03-31")
+    page.fill("#reason", "Wasserschaden")
+    check_accessibility(page, f"close times in {language} ({size})")
+    shots(page, "close")
+    with page.expect_navigation():
+        page.click("form[action$='/staff/close'] button[type=submit]")
+    assert "/staff/closures/" in page.url
+    assert page.locator("#affected tbody tr").count() == 2
+    assert not page_scrolls_sideways(page)
+    button = page.locator("form[action$='/cancel-all'] button[type=submit]")
+    assert button.is_visible() and "2" in button.inner_text()
+    check_accessibility(page, f"a closure with appointments in {language} ({size})")
+    shots(page, "closure")
+
+    page.fill("#reason", "")  # refused at the field, nothing cancelled
+    with page.expect_navigation():
+        button.click()
+    assert page.locator("#reason-error").is_visible()
+    check_accessibility(page, f"cancel all refused in {language} ({size})")
+    page.fill("#reason", "Wasserschaden im Dienstgebäude")
+    with page.expect_navigation():
+        page.locator("form[action$='/cancel-all'] button[type=submit]").click()
+    assert page.locator(".notice-success").is_visible()
+    assert page.locator("#affected").count() == 0
+    check_accessibility(page, f"a closure after cancel all in {language} ({size})")
+    shots(page, "cancelled")
+    with live_app.app_context():
+        from booking.models import Booking
+
+        statuses = db.session.scalars(db.select(Booking.status).where(Booking.id.in_(inside))).all()
+    assert statuses == ["cancelled", "cancelled"]
+
+    page.goto(base_url + "/staff/close")
+    assert page.locator("#closures tbody tr").count() == 1
+    check_accessibility(page, f"upcoming closures in {language} ({size})")

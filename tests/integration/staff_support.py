@@ -79,6 +79,7 @@ def book_at(
     booked_at: datetime | None = None,
     counselling_language: str | None = None,
     interpreter: str | None = None,
+    language: str = "de",
 ) -> int:
     """A resident's booking of `start` (office time), made at `booked_at` (default: the clock's now)."""
     with app.test_request_context():
@@ -94,9 +95,11 @@ def book_at(
                 note,
                 counselling_language=counselling_language,
                 interpreter=interpreter,
+                language=language,
             ),  # fmt: skip
             booked_at or app.config["CLOCK"](),
             email_required=False,
+            languages=app.config["LANGUAGES"],
         )
         return booking.id
 

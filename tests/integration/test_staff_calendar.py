@@ -10,16 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from booking import closures
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
-from booking.schedule import Unbookable, check_start
 from tests.conftest import FIXED_NOW
 from tests.integration.staff_support import NAME, book_at, create_staff, english, get_booking, sign_in
 
@@ -283,67 +281,6 @@ def test_booking_page_shows_emails_that_could_not_be_delivered(app, client, staf
     page = client.get(f"/staff/bookings/{booking_id}")
     assert "These emails could not be delivered" in page.text
     assert "550 mailbox unavailable" in page.text
-
-
-# --- closures ----------------------------------------------------------------------------
-
-
-def api_slot_starts(client, day: str) -> list[str]:  # type: ignore[no-untyped-def]
-    response = client.get(f"/api/v1/slots?service=beratung&from={day}&to={day}")
-    return [slot["start"] for slot in response.json["slots"]]
-
-
-def test_closing_part_of_a_day_stops_new_bookings_and_lists_the_existing_ones(app, client, staff_id):
-    booking_id = book_at(app, f"{DAY}T09:00", name="Carla Conti")
-    book_at(app, f"{DAY}T11:00", name="Outside Closure", email="o@example.org")
-    response = client.post(
-        "/staff/close", data={"day": DAY, "start": "09:00", "end": "10:00", "reason": "Dienstbesprechung"}
-    )
-    assert response.status_code == 302
-    page = client.get(response.headers["Location"])
-    assert "Carla Conti" in page.text and "Outside Closure" not in page.text
-    assert f"/staff/bookings/{booking_id}/move" in page.text
-
-    starts = api_slot_starts(client, DAY)
-    assert f"{DAY}T09:00:00+02:00" not in starts and f"{DAY}T09:30:00+02:00" not in starts
-    assert f"{DAY}T08:30:00+02:00" in starts and f"{DAY}T10:00:00+02:00" in starts
-    online = client.post(
-        "/api/v1/bookings",
-        json={"service": "beratung", "start": f"{DAY}T09:30", "name": "A", "email": "new@example.org"},
-    )
-    assert online.status_code == 422 and "start" in online.json["errors"]
-    assert client.get(book_url(f"{DAY}T09:30:00+02:00")).status_code == 302
-    with app.app_context():
-        office = app.extensions["office"]
-        start = datetime(2027, 3, 30, 9, 30, tzinfo=office.timezone)
-        day = date(2027, 3, 30)
-        found = check_start(
-            office, office.service("beratung"), start, FIXED_NOW, closures.closures_between(day, day), False
-        )
-        assert found is Unbookable.CLOSED
-    groups = slot_groups(client.get(f"/staff/?date={DAY}").text)
-    assert "Closed" in groups[f"{DAY}T09:00:00+02:00"]
-    assert "Book for a caller" not in groups[f"{DAY}T09:30:00+02:00"]
-    assert get_booking(app, booking_id).status == "confirmed"  # staff decide what happens to it
-
-
-def test_closing_a_whole_day_and_reopening_it(app, client, staff_id):
-    response = client.post("/staff/close", data={"day": DAY, "reason": "Rosenmontag"})
-    assert response.status_code == 302
-    assert api_slot_starts(client, DAY) == []
-    assert "Rosenmontag" in client.get(f"/staff/?date={DAY}").text
-    closure_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    assert client.post(f"/staff/closures/{closure_id}/reopen").status_code == 302
-    assert len(api_slot_starts(client, DAY)) == len(DAY_SLOTS)
-
-
-def test_a_closure_needs_a_reason_and_an_end_after_its_start(app, client, staff_id):
-    no_reason = client.post("/staff/close", data={"day": DAY, "reason": ""})
-    backwards = client.post(
-        "/staff/close", data={"day": DAY, "start": "11:00", "end": "09:00", "reason": "x"}
-    )
-    assert (no_reason.status_code, backwards.status_code) == (422, 422)
-    assert len(api_slot_starts(client, DAY)) == len(DAY_SLOTS)
 
 
 # --- attendance --------------------------------------------------------------------------

@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "staff.close": DESK,
     "staff.closure": DESK,
     "staff.reopen": DESK,
+    "staff.cancel_inside": DESK,
     "staff.absences": DESK,
     "staff.absence": DESK,
     "staff.reassign_absence": DESK,
