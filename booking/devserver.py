@@ -1,5 +1,5 @@
 """`make run`: the web app plus the Celery worker and beat on the embedded defaults,
-started together and stopped together with Ctrl-C."""
+started together and stopped together with Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,13 @@ def staff_login(env: dict[str, str]) -> str:
     )
 
 
+def _stop(signum: int, frame: object) -> None:
+    """`kill` (SIGTERM) stops the three processes as Ctrl-C does, instead of leaving them running."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     # The links in emails point at this server unless PUBLIC_URL says otherwise.
     env = {"PUBLIC_URL": URL, **os.environ}
     login = staff_login(env)
