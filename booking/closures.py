@@ -30,6 +30,16 @@ def closures_between(first_day: date, last_day: date) -> list[Closure]:
     return [Closure(start, end) for start, end in sql(CLOSURES_BETWEEN, {"low": low, "high": high})]
 
 
+def closed_between(start: datetime, end: datetime) -> bool:
+    """Whether staff have closed any moment from `start` to `end` (an appointment's time)."""
+    return (
+        db.session.scalar(
+            select(ClosureRow.id).where(ClosureRow.start_at < end, ClosureRow.end_at > start).limit(1)
+        )
+        is not None
+    )
+
+
 def is_closed(slot: Slot) -> bool:
     """Whether staff have closed any part of the slot."""
     day = slot.start.date()

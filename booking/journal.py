@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, insert, select, text
 
-from booking.extensions import on_postgresql, sql
+from booking.extensions import db, on_postgresql, sql
 from booking.models import AuditEvent, Booking, Outbox, Staff, UTCDateTime
 from booking.office import Office
 
@@ -107,6 +107,18 @@ def record_change(
 def queue_email(row: dict[str, object]) -> list[int]:
     """An email that belongs to no booking (a password reset), inside the caller's transaction."""
     return [sql(INSERT_OUTBOX, row).scalar_one()]
+
+
+def cancelled_by_staff(booking_id: int) -> bool:
+    """Whether the office cancelled the booking (its last cancellation was a staff member's), so
+    the email says so instead of reading as if the resident had cancelled."""
+    staff_id = db.session.scalar(
+        select(AuditEvent.staff_id)
+        .where(AuditEvent.booking_id == booking_id, AuditEvent.action == "cancelled")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return staff_id is not None
 
 
 def after_commit(outbox_ids: list[int]) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from booking import claims, journal, rota
+from booking import claims, closures, journal, rota
 from booking.extensions import db, sql, transaction
 from booking.models import Booking, CounsellorClaim, SlotClaim, WaitlistEntry
 from booking.office import Office
@@ -25,6 +25,11 @@ FALLBACK_HOLD_MINUTES = 30
 
 class HoldExpired(Exception):
     """The pending booking was not confirmed in time: its place is free again, nothing booked."""
+
+
+class TimeClosed(HoldExpired):
+    """Staff closed the time after it was booked and before the link confirmed it: the place is
+    given back and nothing is booked (a closure's "cancel all" sees only confirmed bookings)."""
 
 
 def hold_minutes(office: Office, verify: bool | None) -> int:
@@ -44,11 +49,15 @@ def by_confirm_token(token: str) -> Booking | None:
 def confirm(booking: Booking, now: datetime) -> bool:
     """Confirm a pending booking whose hold runs on, and send its confirmation (with the
     invitation). True when this call confirmed it, False when it was confirmed before (a second
-    click is harmless); `HoldExpired` when the hold ran out or its place went to someone else."""
+    click is harmless); `HoldExpired` when the hold ran out or its place went to someone else,
+    `TimeClosed` when staff closed the time meanwhile."""
     if booking.status == "confirmed":
         return False
     if not booking.holding(now):
         raise HoldExpired()
+    if closures.closed_between(booking.start_at, booking.end_at):
+        withdraw(booking, now)
+        raise TimeClosed()
     try:
         queued = _confirm(booking, now)
     except HoldExpired:

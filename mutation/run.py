@@ -239,7 +239,7 @@ def run_module(name: str, module: dict, urls: list[str], tree: Path, equivalents
     )
     source = (ROOT / path).read_text(encoding="utf-8")
     with use_db(str(session), WorkDB.Mode.open) as db:
-        skip(db, name, source, module.get("exclude-operators", []), equivalents)
+        skip(db, name, source, module.get("exclude-operators", []), equivalents, module.get("functions"))
     subprocess.run(
         [sys.executable, "-m", "cosmic_ray.cli", "exec", str(cfg), str(session)], cwd=ROOT, check=True
     )
@@ -248,9 +248,17 @@ def run_module(name: str, module: dict, urls: list[str], tree: Path, equivalents
     return tally
 
 
-def skip(db: WorkDB, name: str, source: str, excluded: list[str], equivalents: list[Equivalent]) -> None:
+def skip(
+    db: WorkDB,
+    name: str,
+    source: str,
+    excluded: list[str],
+    equivalents: list[Equivalent],
+    functions: list[str] | None = None,
+) -> None:
     """Mark as done without running them: excluded operators, mutants inside annotations that are
-    never evaluated (neither counts), and the listed equivalent mutants (counted apart)."""
+    never evaluated, mutants outside the module's `functions` when it names some ("<module>": its
+    top-level statements; none of these counts), and the listed equivalent mutants (counted apart)."""
     lines = source.splitlines()
     spans = annotations(source)
     mine = [e for e in equivalents if e.module == name]
@@ -258,8 +266,11 @@ def skip(db: WorkDB, name: str, source: str, excluded: list[str], equivalents: l
     for item in list(db.pending_work_items):
         (mutation,) = item.mutations
         line_no, operator = mutation.start_pos[0], mutation.operator_name
-        if any(re.match(pattern, operator) for pattern in excluded) or any(
-            low <= tuple(mutation.start_pos) < high for low, high in spans
+        outside = functions is not None and (mutation.definition_name or "<module>") not in functions
+        if (
+            outside
+            or any(re.match(pattern, operator) for pattern in excluded)
+            or any(low <= tuple(mutation.start_pos) < high for low, high in spans)
         ):
             db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="excluded"))
             continue

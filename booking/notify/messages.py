@@ -231,9 +231,11 @@ def build_message(
     dedupe_key: str,
     now: datetime,
     moved_from: datetime | None = None,
+    by_office: bool = False,
 ) -> Email:
     """The complete message for one outbox row: plain text, HTML and, for the kinds that change
-    the calendar entry, the iCalendar part. `moved_from`: a move's old start, which its email names."""
+    the calendar entry, the iCalendar part. `moved_from`: a move's old start, which its email names;
+    `by_office`: a cancellation by staff, which its email says."""
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
     if not booking.email:
@@ -265,6 +267,7 @@ def build_message(
             "_": gettext,
             **links,
         }
+        context["by_office"] = by_office
         if kind in HELD:
             context["hold_until"] = time_label(booking.hold_until or booking.start_at)
         if kind == "move" and moved_from is not None:

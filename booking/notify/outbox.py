@@ -24,7 +24,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import contains_eager
 
-from booking import clock
+from booking import clock, journal
 from booking.extensions import db, on_postgresql, transaction
 from booking.models import Booking, Outbox, PasswordReset, Staff, WaitlistEntry
 from booking.notify import messages
@@ -328,8 +328,15 @@ def _build(row: Outbox, subject: Booking | PasswordReset | WaitlistEntry, now: d
         return messages.build_reset_message(subject, office, dedupe_key=row.dedupe_key, now=now)
     if isinstance(subject, WaitlistEntry):
         return messages.build_waitlist_message(subject, office, dedupe_key=row.dedupe_key, now=now)
+    by_office = row.kind == "cancel" and journal.cancelled_by_staff(subject.id)
     return messages.build_message(
-        row.kind, subject, office, dedupe_key=row.dedupe_key, now=now, moved_from=row.moved_from
+        row.kind,
+        subject,
+        office,
+        dedupe_key=row.dedupe_key,
+        now=now,
+        moved_from=row.moved_from,
+        by_office=by_office,
     )
 
 
@@ -351,6 +358,7 @@ def _send_claimed(
         error = f"cannot build the message: {exc}"
         mark_failed(row.id, clock.now(), error, permanent=isinstance(exc, ValueError), held_until=held_until)
         return Outcome.DONE
+    db.session.commit()  # end what building read (an offer's entry, who cancelled): SQLite's lock
     try:
         sender.send(message, name)
     except PERMANENT as exc:

@@ -8,7 +8,7 @@ from flask import abort, redirect, render_template, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from booking import clock, current_office, verification
+from booking import clock, closures, current_office, verification
 from booking.extensions import db
 from booking.models import Booking
 from booking.web.forms import ConfirmForm
@@ -33,6 +33,8 @@ def confirm_page(token: str) -> Response | str:
         return redirect(url_for("public.manage", token=booking.token))
     if not booking.holding(clock.now()):
         return render_template("public/confirm_expired.html", booking=booking, **_summary(booking)), 410
+    if closures.closed_between(booking.start_at, booking.end_at):  # said here; a GET changes nothing
+        return render_template("public/confirm_closed.html", booking=booking, **_summary(booking)), 409
     return render_template("public/confirm.html", booking=booking, form=ConfirmForm(), **_summary(booking))
 
 
@@ -43,6 +45,8 @@ def confirm(token: str) -> Response | tuple[str, int]:
         return redirect(url_for("public.manage", token=booking.token))
     try:
         first = verification.confirm(booking, clock.now())
+    except verification.TimeClosed:
+        return render_template("public/confirm_closed.html", booking=booking, **_summary(booking)), 409
     except verification.HoldExpired:
         return render_template("public/confirm_expired.html", booking=booking, **_summary(booking)), 410
     session.pop("pending", None)

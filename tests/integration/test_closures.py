@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from booking import closures, journal
+from booking import bookings, closures, journal
 from booking.extensions import db
 from booking.models import Booking, Closure, Outbox
 from booking.notify import tasks
@@ -279,3 +279,48 @@ def test_only_staff_who_may_cancel_can_cancel_all(app, client, staff_id):
     refused = stranger.post(f"/staff/closures/{closure_id}/cancel-all", data={"reason": "x"})
     assert refused.status_code == 302 and "/staff/login" in refused.headers["Location"]
     assert get_booking(app, booking_id).status == "confirmed"
+
+
+def test_the_cancellation_email_says_whether_the_office_or_the_resident_cancelled(
+    app, client, staff_id, sink
+):
+    own = book(app, f"{DAY}T09:00", email="own@example.org", language="en")
+    closed = book(app, f"{NEXT}T09:00", email="closed@example.org", language="en")
+    with app.test_request_context():
+        bookings.cancel(db.session.get(Booking, own), FIXED_NOW)  # from the link in the email
+    closure_id = close(client, start_date=NEXT, reason="Fortbildung")
+    client.post(f"/staff/closures/{closure_id}/cancel-all", data={"reason": "Fortbildung"})
+    deliver(app)
+    bodies = {
+        m.rcpt_tos[0]: m.message.get_body(("plain",)).get_content()
+        for m in sink.messages
+        if m.message["Subject"].startswith("Cancelled")
+    }
+    assert "The time is free again for others." in bodies["own@example.org"]
+    assert "the office had to cancel your appointment" in bodies["closed@example.org"]
+    assert "free again for others" not in bodies["closed@example.org"]
+
+
+def test_a_booking_waiting_for_its_email_link_cannot_be_confirmed_once_its_time_is_closed(
+    app, client, staff_id
+):
+    with app.test_request_context():
+        request = bookings.BookingRequest(
+            "beratung", f"{DAY}T09:00", "Anna", "anna@example.org", language="en"
+        )
+        pending = bookings.book(app.extensions["office"], request, FIXED_NOW, verify=True)
+        token, booking_id = pending.confirm_token, pending.id
+    close(client, start_date=DAY, reason="Wasserschaden")
+    resident = app.test_client()
+    english(resident)
+    page = resident.get(f"/confirm/{token}")  # a mail scanner may open it: this changes nothing
+    assert page.status_code == 409 and "This time is no longer available" in page.text
+    assert get_booking(app, booking_id).status == "pending"
+
+    answer = resident.post(f"/confirm/{token}")
+    assert answer.status_code == 409 and "Nothing was booked" in answer.text
+    assert get_booking(app, booking_id).status == "cancelled"  # its place is given back at once
+    with app.app_context():
+        kinds = set(db.session.scalars(select(Outbox.kind).where(Outbox.booking_id == booking_id)))
+    assert kinds == {"verify"}  # no confirmation of a closed time
+    assert resident.post(f"/confirm/{token}").status_code != 200  # and a second press books nothing
