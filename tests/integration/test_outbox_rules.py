@@ -163,3 +163,116 @@ def test_each_email_of_a_batch_goes_to_the_person_it_is_about(mail_app: Flask, s
         "two@example.org",
     ]
     assert all(name == address for address, name in sent)  # the name of the same person
+
+
+def test_an_email_is_given_up_exactly_when_its_time_to_try_has_run_out(mail_app: Flask) -> None:
+    row_id = row_of(book(mail_app, TUESDAY_0830, "anna@example.org"), "confirm").id
+    give_up = timedelta(hours=mail_app.config["MAIL_GIVE_UP_HOURS"])
+    outbox.mark_failed(row_id, FIXED_NOW + give_up - timedelta(seconds=1), "451 later")
+    assert row_of(book_id := db.session.get(Outbox, row_id).booking_id, "confirm").failed_at is None
+    outbox.mark_failed(row_id, FIXED_NOW + give_up, "451 later")
+    assert row_of(book_id, "confirm").failed_at == FIXED_NOW + give_up
+
+
+def test_an_email_retrying_later_is_not_due_before_its_time(mail_app: Flask) -> None:
+    row_id = row_of(book(mail_app, TUESDAY_0830, "anna@example.org"), "confirm").id
+    assert outbox.due_ids(FIXED_NOW) == [row_id]
+    outbox.mark_failed(row_id, FIXED_NOW, "451 later")
+    retry_at = FIXED_NOW + outbox.backoff(0)
+    assert outbox.due_ids(retry_at - timedelta(seconds=1)) == []
+    assert outbox.due_ids(retry_at) == [row_id]
+
+
+def test_the_backoff_counts_every_attempt_even_of_a_row_loaded_before(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    row_id = row_of(book(mail_app, TUESDAY_0830, "anna@example.org"), "confirm").id
+    sink.stop()  # the mail server is down
+    assert outbox.deliver([row_id]) == 0
+    first_retry = row_of(db.session.get(Outbox, row_id).booking_id, "confirm").next_attempt_at
+    assert first_retry == FIXED_NOW + outbox.backoff(1)
+    clock.now = first_retry
+    assert outbox.deliver(outbox.due_ids(first_retry)) == 0  # the second attempt, the row in the session
+    row = db.session.get(Outbox, row_id)
+    db.session.refresh(row)
+    assert (row.attempts, row.next_attempt_at) == (2, first_retry + outbox.backoff(2))
+
+
+def test_a_batch_sends_while_half_its_lease_is_left_and_gives_back_the_rest(
+    mail_app: Flask, clock: Clock, sink: SmtpSink
+) -> None:
+    from tests.mailsink import Handler
+
+    lease = timedelta(seconds=mail_app.config["MAIL_LEASE_SECONDS"])
+
+    class TakesTwoFifths(Handler):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            clock.now += lease * 2 / 5
+            return await super().handle_DATA(server, session, envelope)
+
+    ids = [
+        row_of(book(mail_app, TUESDAY_0830 + timedelta(minutes=30 * n), f"r{n}@example.org"), "confirm").id
+        for n in range(3)
+    ]
+    sink.serve_with(TakesTwoFifths)
+    assert outbox.deliver(ids) == 2  # the second starts with 3/5 of the lease left, the third would not
+    assert len(sink.messages) == 2
+
+
+def test_a_batch_stops_at_a_failing_server_and_does_not_try_the_rest(mail_app: Flask, sink: SmtpSink) -> None:
+    from tests.mailsink import Handler
+
+    tried: list[str] = []
+
+    class Refusing(Handler):
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            tried.append(envelope.rcpt_tos[0])
+            return "451 Try again later"
+
+    ids = [
+        row_of(book(mail_app, TUESDAY_0830 + timedelta(minutes=30 * n), f"r{n}@example.org"), "confirm").id
+        for n in range(3)
+    ]
+    sink.serve_with(Refusing)
+    assert outbox.deliver(ids) == 0
+    assert tried == ["r0@example.org"]
+
+
+def test_reminders_go_to_confirmed_bookings_whose_moment_has_come_and_not_begun(mail_app: Flask) -> None:
+    office = mail_app.extensions["office"]
+    pending = book(mail_app, TUESDAY_0830, "pending@example.org", verify=True)  # not confirmed yet
+    begun = book(mail_app, TUESDAY_0830 + timedelta(minutes=30), "begun@example.org")
+    assert outbox.scan_reminders(office, TUESDAY_0830 + timedelta(minutes=30)) == 0  # begun at this moment
+    assert not reminded(pending) and not reminded(begun)
+
+
+def test_a_booking_made_at_its_reminder_moment_is_not_reminded_but_the_others_are(mail_app: Flask) -> None:
+    office = mail_app.extensions["office"]
+    moment = TUESDAY_0830 - DAY_BEFORE
+    request = bookings.BookingRequest("beratung", TUESDAY_0830, "Late", "late@example.org", language="en")
+    late = bookings.book(office, request, moment).id  # booked at the reminder moment: first in the scan
+    early = book(mail_app, TUESDAY_0830 + timedelta(minutes=30), "early@example.org")
+    assert outbox.scan_reminders(office, moment + timedelta(minutes=30)) == 1
+    assert (reminded(late), reminded(early)) == (False, True)
+
+
+def test_an_office_reminding_one_hour_before_reminds_one_hour_before(mail_app: Flask) -> None:
+    office = mail_app.extensions["office"]
+    hourly = dataclasses.replace(office, rules=dataclasses.replace(office.rules, reminder_hours_before=1))
+    booking_id = book(mail_app, TUESDAY_0830, "anna@example.org")
+    assert outbox.scan_reminders(hourly, TUESDAY_0830 - timedelta(hours=1, seconds=1)) == 0
+    assert outbox.scan_reminders(hourly, TUESDAY_0830 - timedelta(hours=1)) == 1
+    assert reminded(booking_id)
+
+
+def test_a_relay_takes_the_oldest_two_hundred_due_emails_and_leaves_the_rest_for_the_next(
+    mail_app: Flask,
+) -> None:
+    booking_id = book(mail_app, TUESDAY_0830, "anna@example.org")
+    for n in range(201):  # a backlog after a long outage (one booking's rows, for speed)
+        row = Outbox.row("reminder", booking_id, n + 1, FIXED_NOW + timedelta(seconds=n))
+        db.session.add(Outbox(**row))
+    db.session.commit()
+    due = outbox.due_ids(FIXED_NOW + timedelta(hours=1))
+    oldest = list(db.session.scalars(select(Outbox.id).order_by(Outbox.next_attempt_at, Outbox.id)))
+    assert due == oldest[:200]
