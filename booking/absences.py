@@ -3,7 +3,7 @@ appointments an absence leaves to be given to another counsellor, moved or cance
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from flask_babel import gettext as _
@@ -13,7 +13,7 @@ from booking import journal
 from booking.extensions import db, transaction
 from booking.models import Absence, Booking, Staff
 from booking.office import Office
-from booking.refusals import InvalidAbsence, too_long
+from booking.refusals import InvalidAbsence, stretch_errors, too_long
 
 REASON_MAX = 500
 
@@ -58,17 +58,10 @@ def add(
     """Enter an absence; `InvalidAbsence` names every field that is wrong (counsellor, start,
     end, reason) and nothing changes.
     Appointments inside it keep their counsellor until staff reassign them (`affected`)."""
-    errors: dict[str, list[str]] = {}
+    errors = stretch_errors(start, end)
     counsellor = db.session.get(Staff, counsellor_id) if counsellor_id is not None else None
     if counsellor is None or counsellor.role != "counsellor":
         errors["counsellor"] = [_("Please choose a counsellor.")]
-    for key, moment in (("start", start), ("end", end)):
-        try:  # the first and last days of the calendar have no UTC moment to store
-            moment.astimezone(UTC)
-        except OverflowError:
-            errors[key] = [_("Please enter a real date.")]
-    if not errors.keys() & {"start", "end"} and end <= start:
-        errors["end"] = [_("The end must be after the start.")]
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX:
         errors["reason"] = [too_long(REASON_MAX)]

@@ -13,7 +13,7 @@ from booking.extensions import db, sql, transaction
 from booking.models import Booking, Staff
 from booking.models import Closure as ClosureRow
 from booking.office import Office, Service
-from booking.refusals import InvalidClosure
+from booking.refusals import InvalidClosure, stretch_errors
 from booking.schedule import Closure, Slot, Unbookable, check_start
 
 _CLOSURES = ClosureRow.__table__
@@ -64,17 +64,10 @@ def close(
     """Close the office from `start` to `end` for new bookings. Existing bookings stay; the
     closure's page lists the active ones inside so staff can move or cancel them (one by one, or
     all with one reason: `bookings.cancel_all`)."""
-    errors: dict[str, list[str]] = {}
+    errors = stretch_errors(start, end)
     reason = reason.strip() if reason else ""
     if not reason:
-        errors.setdefault("reason", []).append(_("Please enter a reason."))
-    for key, moment in (("start", start), ("end", end)):
-        try:  # the first and last days of the calendar have no UTC moment to store
-            moment.astimezone(UTC)
-        except OverflowError:
-            errors[key] = [_("Please enter a real date.")]
-    if not errors.keys() & {"start", "end"} and end <= start:
-        errors["end"] = [_("The end must be after the start.")]
+        errors["reason"] = [_("Please enter a reason.")]
     if errors:
         raise InvalidClosure(errors)
     with transaction():

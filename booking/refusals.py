@@ -3,6 +3,8 @@ absences, accounts' calendar parts), one level below all of them so none imports
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -66,3 +68,17 @@ def unbookable_message(reason: Unbookable) -> str:
 def errors_of(**fields: str) -> dict[str, list[str]]:
     """{field: [message]} for the fields given (the shape every refusal carries)."""
     return {field: [message] for field, message in fields.items()}
+
+
+def stretch_errors(start: datetime, end: datetime) -> dict[str, list[str]]:
+    """What is wrong with a closure's or an absence's start and end (keys start, end): a moment
+    past the ends of the calendar (no UTC moment to store), or an end not after the start."""
+    errors: dict[str, list[str]] = {}
+    for key, moment in (("start", start), ("end", end)):
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            errors[key] = [_("Please enter a real date.")]
+    if not errors and end <= start:
+        errors["end"] = [_("The end must be after the start.")]
+    return errors
