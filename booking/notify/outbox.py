@@ -393,7 +393,7 @@ def deliver(outbox_ids: Iterable[int]) -> int:
                 break  # the rest stay leased and become due when the lease ends
             if clock.now() >= stop_at:
                 release([r.id for r, _ in rows[index:]], clock.now(), held_until)
-                break
+                break  # half the lease is gone: the rest went back
             outcome = _send_claimed(row, booking, sender, ledger, held_until)
             if outcome is Outcome.RETRY:
                 release([r.id for r, _ in rows[index + 1 :]], clock.now(), held_until)

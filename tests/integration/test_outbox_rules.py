@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from booking import bookings
 from booking.extensions import db
-from booking.models import Outbox
-from booking.notify import outbox
+from booking.models import Booking, Outbox, PasswordReset, Staff, WaitlistEntry
+from booking.notify import messages, outbox
 from booking.staff_sessions import send_reset
 from tests.conftest import FIXED_NOW, Clock
 from tests.integration.staff_support import create_staff
@@ -91,10 +91,17 @@ def test_an_error_is_kept_to_its_first_thousand_characters(mail_app: Flask) -> N
 # --- the reminder scan ----------------------------------------------------------------------
 
 
-def test_each_booking_is_reminded_whatever_the_order_of_the_bookings_and_the_scans(mail_app: Flask) -> None:
+@pytest.mark.parametrize("wednesday_first", [True, False], ids=["later-booked-first", "sooner-booked-first"])
+def test_each_booking_is_reminded_whatever_the_order_of_the_bookings_and_the_scans(
+    mail_app: Flask, wednesday_first: bool
+) -> None:
     office = mail_app.extensions["office"]
-    wednesday = book(mail_app, WEDNESDAY_0830, "first@example.org")  # booked first, seen second
-    tuesday = book(mail_app, TUESDAY_0830, "second@example.org")
+    if wednesday_first:
+        wednesday = book(mail_app, WEDNESDAY_0830, "first@example.org")  # booked first, seen second
+        tuesday = book(mail_app, TUESDAY_0830, "second@example.org")
+    else:
+        tuesday = book(mail_app, TUESDAY_0830, "first@example.org")
+        wednesday = book(mail_app, WEDNESDAY_0830, "second@example.org")
     assert outbox.scan_reminders(office, TUESDAY_0830 - DAY_BEFORE) == 1
     assert (reminded(tuesday), reminded(wednesday)) == (True, False)
     assert outbox.scan_reminders(office, WEDNESDAY_0830 - DAY_BEFORE) == 1
@@ -105,7 +112,7 @@ def test_a_booking_confirmed_by_its_email_link_is_reminded_too(mail_app: Flask) 
     from booking import verification
 
     booking_id = book(mail_app, TUESDAY_0830, "anna@example.org", verify=True)
-    booking = db.session.get(bookings.Booking, booking_id)
+    booking = db.session.get(Booking, booking_id)
     assert verification.confirm(booking, FIXED_NOW)
     assert outbox.scan_reminders(mail_app.extensions["office"], TUESDAY_0830 - DAY_BEFORE) == 1
     assert reminded(booking_id)
@@ -139,7 +146,7 @@ def test_only_reminders_are_pending_reminders(mail_app: Flask, clock: Clock) -> 
 # --- a batch: each email to its own person ------------------------------------------------
 
 
-def test_each_email_of_a_batch_goes_to_the_person_it_is_about(mail_app: Flask, sink: SmtpSink) -> None:
+def test_each_email_goes_to_the_person_it_is_about(mail_app: Flask, sink: SmtpSink) -> None:
     client = mail_app.test_client()
     for address in ("one@example.org", "two@example.org"):  # two requests to confirm a waitlist place
         body = {
@@ -152,17 +159,24 @@ def test_each_email_of_a_batch_goes_to_the_person_it_is_about(mail_app: Flask, s
         assert client.post("/api/v1/waitlist", json=body).status_code == 201
     for address in ("reset-one@kreis-heinsberg.example", "reset-two@kreis-heinsberg.example"):
         create_staff(mail_app, address, address)
-    for staff in db.session.scalars(select(bookings.Staff).order_by(bookings.Staff.id)):
+    for staff in db.session.scalars(select(Staff).order_by(Staff.id)):
         send_reset(staff, FIXED_NOW)
-    assert outbox.deliver(outbox.due_ids(FIXED_NOW)) == 4
-    sent = sorted((m.rcpt_tos[0], m.message["To"].addresses[0].display_name) for m in sink.messages)
-    assert [address for address, _name in sent] == [
-        "one@example.org",
-        "reset-one@kreis-heinsberg.example",
-        "reset-two@kreis-heinsberg.example",
-        "two@example.org",
-    ]
-    assert all(name == address for address, name in sent)  # the name of the same person
+    rows = list(db.session.scalars(select(Outbox).order_by(Outbox.id)))
+    assert len(rows) == 4
+    for number, row in enumerate(rows, start=1):  # one at a time: each row's own email, no other
+        if row.waitlist_entry_id is not None:
+            entry = db.session.get(WaitlistEntry, row.waitlist_entry_id)
+            address, link = entry.email, f"/waitlist/confirm/{entry.confirm_token}"
+        else:
+            reset = db.session.get(PasswordReset, row.password_reset_id)
+            address, link = reset.staff.email, messages.reset_url(reset)
+        assert outbox.deliver([row.id]) == 1
+        received = sink.messages
+        assert len(received) == number
+        message = received[-1].message
+        assert received[-1].rcpt_tos == [address]
+        assert message["To"].addresses[0].display_name == address  # the name of the same person
+        assert link in message.get_body(("plain",)).get_content()
 
 
 def test_an_email_is_given_up_exactly_when_its_time_to_try_has_run_out(mail_app: Flask) -> None:
@@ -192,7 +206,7 @@ def test_the_backoff_counts_every_attempt_even_of_a_row_loaded_before(
     first_retry = row_of(db.session.get(Outbox, row_id).booking_id, "confirm").next_attempt_at
     assert first_retry == FIXED_NOW + outbox.backoff(1)
     clock.now = first_retry
-    assert outbox.deliver(outbox.due_ids(first_retry)) == 0  # the second attempt, the row in the session
+    assert outbox.deliver([row_id]) == 0  # the second attempt, the row still loaded in this session
     row = db.session.get(Outbox, row_id)
     db.session.refresh(row)
     assert (row.attempts, row.next_attempt_at) == (2, first_retry + outbox.backoff(2))
@@ -276,3 +290,22 @@ def test_a_relay_takes_the_oldest_two_hundred_due_emails_and_leaves_the_rest_for
     due = outbox.due_ids(FIXED_NOW + timedelta(hours=1))
     oldest = list(db.session.scalars(select(Outbox.id).order_by(Outbox.next_attempt_at, Outbox.id)))
     assert due == oldest[:200]
+
+
+def test_an_email_that_cannot_be_written_is_given_up_shown_and_the_batch_goes_on(
+    mail_app: Flask, sink: SmtpSink
+) -> None:
+    broken = book(mail_app, TUESDAY_0830, "anna@example.org")
+    fine = book(mail_app, TUESDAY_0830 + timedelta(minutes=30), "bernd@example.org")
+    # An address stored before today's checks, with a line break that could add a header.
+    db.session.execute(
+        bookings.update(bookings.Booking)
+        .where(bookings.Booking.id == broken)
+        .values(email="a@b.de\r\nBcc: x@y.z")
+    )
+    db.session.commit()
+    assert outbox.deliver([row_of(broken, "confirm").id, row_of(fine, "confirm").id]) == 1
+    assert [m.rcpt_tos for m in sink.messages] == [["bernd@example.org"]]
+    row = row_of(broken, "confirm")
+    assert row.failed_at is not None and row.sent_at is None
+    assert (row.last_error or "").startswith("cannot build the message")
