@@ -298,11 +298,7 @@ def test_an_email_that_cannot_be_written_is_given_up_shown_and_the_batch_goes_on
     broken = book(mail_app, TUESDAY_0830, "anna@example.org")
     fine = book(mail_app, TUESDAY_0830 + timedelta(minutes=30), "bernd@example.org")
     # An address stored before today's checks, with a line break that could add a header.
-    db.session.execute(
-        bookings.update(bookings.Booking)
-        .where(bookings.Booking.id == broken)
-        .values(email="a@b.de\r\nBcc: x@y.z")
-    )
+    db.session.execute(update(Booking).where(Booking.id == broken).values(email="a@b.de\r\nBcc: x@y.z"))
     db.session.commit()
     assert outbox.deliver([row_of(broken, "confirm").id, row_of(fine, "confirm").id]) == 1
     assert [m.rcpt_tos for m in sink.messages] == [["bernd@example.org"]]
