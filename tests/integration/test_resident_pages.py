@@ -322,6 +322,50 @@ def test_a_time_taken_while_typing_offers_the_nearest_free_times_and_books_one(
     assert booking_of(app, token).start_at.isoformat().startswith("2027-03-30T07:00")  # 09:00 CEST
 
 
+TYPED = {"name": "Anna Schmidt", "email": "anna@example.org", "phone": "0151 2345", "note": "Frage zum Visum"}
+
+
+def kept_what_was_typed(page: str) -> bool:
+    fields = all(f'value="{TYPED[key]}"' in page for key in ("name", "email", "phone"))
+    return fields and TYPED["note"] in page
+
+
+def test_choosing_another_time_shows_the_week_inside_the_form_and_keeps_what_was_typed(
+    app: Flask, client: FlaskClient
+):
+    form = client.get(DETAILS, headers=EN).text
+    assert 'form="booking-form" name="pick_week" value="2027-03-29"' in form  # a button, not a link
+    before = snapshot(app)
+    week = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-03-29"}, headers=EN)
+    assert week.status_code == 200 and kept_what_was_typed(week.text)
+    assert "error-summary" not in week.text and snapshot(app) == before  # nothing booked yet
+    assert f'name="start" value="{FIRST}" required checked' in week.text  # the time chosen so far
+    later = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-04-05"}, headers=EN)
+    assert later.status_code == 200 and kept_what_was_typed(later.text)
+    assert 'value="2027-04-06T08:30:00+02:00"' in later.text  # the next week's times
+    booked = client.post(DETAILS, data={**details(**TYPED), "start": "2027-04-06T08:30:00+02:00"})
+    token = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", booked.location).group(1)  # type: ignore[union-attr]
+    booking = booking_of(app, token)
+    assert booking.start_at.isoformat().startswith("2027-04-06T06:30")  # 08:30 CEST
+    assert (booking.name, booking.phone, booking.note) == (TYPED["name"], TYPED["phone"], TYPED["note"])
+
+
+def test_all_times_of_the_week_after_a_time_was_taken_keep_what_was_typed(app: Flask, client: FlaskClient):
+    book_en(client, email="a@example.org")
+    book_en(client, email="b@example.org")  # 08:30 is full now
+    taken = client.post(DETAILS, data=details(**TYPED), headers=EN)
+    assert taken.status_code == 409
+    assert 'name="pick_week" value="2027-03-29"' in taken.text and "/book/beratung?week=" not in taken.text
+    week = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-03-29"}, headers=EN)
+    assert week.status_code == 200 and kept_what_was_typed(week.text)
+    offered = re.findall(r'type="radio" name="start" value="([^"]+)"', week.text)
+    assert FIRST not in offered and "2027-04-01T14:00:00+02:00" in offered  # the whole week, not four
+    booked = client.post(DETAILS, data={**details(**TYPED), "start": "2027-04-01T14:00:00+02:00"})
+    token = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", booked.location).group(1)  # type: ignore[union-attr]
+    booking = booking_of(app, token)
+    assert (booking.name, booking.phone, booking.note) == (TYPED["name"], TYPED["phone"], TYPED["note"])
+
+
 def test_the_details_page_offers_the_switch_without_javascript(client: FlaskClient):
     page = client.get(f"/book/beratung/details?start={quote(FIRST)}", headers=EN).text
     buttons = re.findall(
