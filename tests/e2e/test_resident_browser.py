@@ -157,6 +157,7 @@ def test_an_expired_form_keeps_everything_typed(browser, base_url, live_app, lan
     page.context.clear_cookies()  # the browser lost our cookie (restarted, or kept the tab for days)
     go(page, "#booking-form button[type=submit]")
     assert page.locator(".notice-error[role=alert]").count() == 1
+    assert page.locator(".error-summary").count() == 0  # nothing to list: no empty red box
     assert_typed_is_kept(page)
     assert page.get_attribute("html", "lang") == language
     check_accessibility(page, f"expired form {language} {size}")

@@ -305,6 +305,18 @@ def test_an_expired_token_with_a_language_switch_keeps_both(app_with):  # type: 
     assert csrf_token(response.text)
 
 
+def test_an_expired_token_on_a_complete_form_shows_no_empty_error_box(app_with):  # type: ignore[no-untyped-def]
+    client = app_with(WTF_CSRF_ENABLED=True).test_client()
+    response = client.post(DETAILS, data=details(), headers=EN)  # no token: it expired
+    assert response.status_code == 400 and "send the form again" in response.text
+    assert 'class="error-summary"' not in response.text
+    assert "<h2>Please check your entries</h2>" not in response.text
+    unticked = client.post(DETAILS, data=details(consent=None), headers=EN)
+    assert unticked.status_code == 400
+    summary = re.search(r'<div class="error-summary".*?</div>', unticked.text, re.S)
+    assert summary and '<a href="#consent">' in summary.group(0)  # a box when it has something to list
+
+
 def test_a_time_taken_while_typing_offers_the_nearest_free_times_and_books_one(
     app: Flask, client: FlaskClient
 ):
