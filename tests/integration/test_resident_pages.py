@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
-from booking.notify import tasks
-from tests.conftest import SUITE_OFFICE_TEXT, snapshot
+from booking.notify import messages, tasks
+from tests.conftest import FIXED_NOW, SUITE_OFFICE_TEXT, snapshot
 from tests.integration.test_public_pages import DETAILS, FIRST, book, csrf_token, details
 from tests.mailsink import SmtpSink
 
@@ -125,6 +125,28 @@ def test_the_link_is_sent_again_and_the_answer_is_the_same_for_an_unknown_bookin
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.booking_id == booking.id))
         assert "link_sent" in list(actions)
+
+
+def copied_reference(app: Flask, booking: Booking) -> str:
+    """The reference as a resident selects and copies it in the plain text of their confirmation:
+    with the invisible direction isolates around it that keep it in order in right-to-left text."""
+    with app.test_request_context():
+        stored = db.session.get(Booking, booking.id)
+        mail = messages.build_message(
+            "confirm", stored, app.extensions["office"], dedupe_key=f"confirm:{booking.id}", now=FIXED_NOW
+        )
+    plain = message_from_bytes(mail.raw, policy=policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    copied = re.search(r"Booking reference: (\S+)", plain).group(1)  # type: ignore[union-attr]
+    assert copied != booking.reference and booking.reference in copied  # the marks come along
+    return f" {copied} "
+
+
+def test_a_reference_copied_from_a_plain_text_email_finds_the_booking(app: Flask, client: FlaskClient):
+    booking = booking_of(app, book_en(client, email="anna@example.org"))
+    response = find(client, copied_reference(app, booking), "\u200eanna@example.org\u200f ")
+    assert response.status_code == 200
+    [row] = link_emails(app)
+    assert row.booking_id == booking.id
 
 
 def test_the_email_carries_the_manage_link_in_the_bookings_language(app_with, sink: SmtpSink):  # type: ignore[no-untyped-def]
