@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 EASTER_WEEK = "/book/beratung?week=2027-03-29"  # Monday 29 March 2027 is Easter Monday
-CLOSED = {"de": "Geschlossen: Ostermontag", "ar": "مغلق: Ostermontag"}
+CLOSED = {"de": "Geschlossen: Ostermontag", "ar": "مغلق: اثنين الفصح"}
 AFTERNOONS = {"de": "Nachmittags", "ar": "بعد الظهر"}
 
 

@@ -36,7 +36,7 @@ def day_hint(html: str, day: str) -> str:
     """The text of the day's note (closed, or no free times), tags dropped."""
     match = re.search(rf'id="day-{day}">.*?<p class="hint[^"]*">(.*?)</p>', html, re.S)
     assert match, f"{day} has no note"
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+    return unescape(re.sub(r"<[^>]+>", "", match.group(1)).strip())
 
 
 def test_the_next_free_appointment_leads_straight_to_the_form(client: FlaskClient):
@@ -89,10 +89,44 @@ def test_a_public_holiday_says_its_name_in_the_readers_language(client: FlaskCli
     assert day_hint(ukrainian, "2027-03-29") == "Зачинено: Великодній понеділок"
 
 
-def test_without_a_translated_name_the_german_one_is_marked_german(client: FlaskClient):
-    arabic = client.get(EASTER_WEEK, headers={"Accept-Language": "ar"}).text
-    assert '<span lang="de">Ostermontag</span>' in arabic
-    assert day_hint(arabic, "2027-03-29") == "مغلق: Ostermontag"
+def test_christmas_day_is_named_in_arabic_and_turkish_though_the_holidays_package_has_no_such_names(
+    client: FlaskClient, clock: Clock
+):
+    clock.now = datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+    christmas_week = "/book/beratung?week=2026-12-21"
+    arabic = client.get(christmas_week, headers={"Accept-Language": "ar"}).text
+    assert day_hint(arabic, "2026-12-25") == "مغلق: أول أيام عيد الميلاد"
+    assert day_hint(arabic, "2026-12-24") == "مغلق: ليلة عيد الميلاد"  # the office file's closure
+    assert '<span lang="de">' not in arabic
+    turkish = client.get(christmas_week, headers={"Accept-Language": "tr"}).text
+    assert day_hint(turkish, "2026-12-25") == "Kapalı: Noel'in Birinci Günü"
+    assert (
+        day_hint(client.get(christmas_week, headers=DE).text, "2026-12-25")
+        == "Geschlossen: Erster Weihnachtstag"
+    )
+
+
+def test_a_holiday_we_have_no_name_for_is_named_in_german_marked_german(
+    app_with, tmp_path: Path, clock: Clock
+):  # type: ignore[no-untyped-def]
+    office = tmp_path / "office.toml"
+    office.write_text(
+        SUITE_OFFICE_TEXT.replace(
+            'holidays = { country = "DE", subdivision = "NW" }', 'holidays = { country = "AT" }'
+        ),
+        encoding="utf-8",
+    )
+    assert 'country = "AT"' in office.read_text(encoding="utf-8")
+    clock.now = datetime.fromisoformat("2027-10-18T09:00:00+02:00")
+    client = app_with(OFFICE_CONFIG=str(office)).test_client()
+    week = "/book/beratung?week=2027-10-25"  # Tuesday 26 October: Austria's National Day
+    arabic = client.get(week, headers={"Accept-Language": "ar"}).text
+    assert '<span lang="de">Nationalfeiertag</span>' in arabic
+    assert day_hint(arabic, "2027-10-26") == "مغلق: Nationalfeiertag"
+    german = client.get(week, headers=DE).text  # the package's own names where it has the language
+    assert (
+        day_hint(german, "2027-10-26") == "Geschlossen: Nationalfeiertag" and '<span lang="de">' not in german
+    )
 
 
 def test_a_closure_day_of_the_office_file_says_closed_and_christmas_eve_by_name(
