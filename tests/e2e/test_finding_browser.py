@@ -175,6 +175,7 @@ def test_the_month_shows_the_free_days_and_leads_to_their_week(browser, base_url
     assert "/book/beratung/month?month=2027-03" in page.url
     table = page.locator("table.month").bounding_box()
     assert table and table["width"] <= VIEWPORTS[size]["width"]  # seven columns fit a phone
+    assert page.locator(".closed-days li", has_text=CLOSED[language]).is_visible()  # why 29 March is closed
     check_accessibility(page, f"month {language} {size}")
     shots(page, "month")
     go(page, "td.free a >> nth=0")

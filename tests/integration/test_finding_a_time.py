@@ -200,6 +200,25 @@ def test_the_month_links_the_days_with_free_times_to_their_week(app: Flask, clie
     assert 'id="day-2027-04-01"' in week and offered(week)
 
 
+def closed_in_month(html: str) -> dict[str, str]:
+    """The month's list of closed days: the numeric date → why, tags dropped."""
+    items = re.findall(r"<li>.*?\((\d\d\.\d\d\.\d{4})\).*?: (.*?)</li>", html, re.S)
+    return {day: unescape(re.sub(r"<[^>]+>", "", reason)).strip() for day, reason in items}
+
+
+def test_the_month_view_says_why_a_day_is_closed(client: FlaskClient, clock: Clock):
+    clock.now = datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+    page = client.get("/book/beratung/month?month=2026-12", headers=DE).text
+    assert closed_in_month(page) == {
+        "24.12.2026": "Geschlossen: Heiligabend",
+        "25.12.2026": "Geschlossen: Erster Weihnachtstag",
+        "31.12.2026": "Geschlossen: Silvester",
+    }  # weekends are no opening days, so not "closed"
+    assert "Donnerstag, 24. Dezember 2026: Geschlossen: Heiligabend</span>" in page  # in the day's cell
+    arabic = client.get("/book/beratung/month?month=2026-12", headers={"Accept-Language": "ar"}).text
+    assert closed_in_month(arabic)["25.12.2026"] == "مغلق: أول أيام عيد الميلاد"
+
+
 def test_the_month_stays_inside_the_booking_window(client: FlaskClient):
     early = client.get("/book/beratung/month?month=2020-01", headers=EN).text
     assert "March 2027" in early and "Previous month" not in early
