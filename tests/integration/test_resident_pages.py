@@ -258,6 +258,23 @@ def office_with(app_with, tmp_path: Path, text: str) -> Flask:  # type: ignore[n
     return app_with(OFFICE_CONFIG=str(path))
 
 
+def test_the_privacy_notice_says_who_gets_the_data_once_and_retention_on_its_own(client: FlaskClient):
+    page = client.get("/privacy", headers=DE).text
+    assert page.count("weitergegeben") == 1  # under "who receives your data"
+    retention = page.split("<h2>Wie lange wir sie speichern</h2>")[1].split("<h2>")[0]
+    assert "90 Tage nach dem Termin gelöscht" in retention and "weitergegeben" not in retention
+
+
+def test_the_forms_checkbox_acknowledges_the_privacy_notice_rather_than_consenting(client: FlaskClient):
+    german = client.get(DETAILS, headers=DE).text
+    assert '<label for="consent">Ich habe den Datenschutzhinweis gelesen.</label>' in german
+    assert "einverstanden" not in german and 'href="/privacy" class="checkbox-link"' in german
+    unticked = client.post(DETAILS, data=details(consent=None), headers=DE).text
+    assert "Bitte bestätigen Sie, dass Sie den Datenschutzhinweis gelesen haben." in unticked
+    waitlist = client.get("/book/beratung/waitlist", headers=DE).text
+    assert '<label for="consent">Ich habe den Datenschutzhinweis gelesen.</label>' in waitlist
+
+
 def test_the_legal_pages_take_the_office_files_values(app_with, tmp_path: Path):  # type: ignore[no-untyped-def]
     text = SUITE_OFFICE_TEXT.replace("retention_days = 90", "retention_days = 180")
     text = text.replace('dpo_email = "datenschutz@kreis-heinsberg.example"', 'dpo_email = "dsb@amt.example"')
