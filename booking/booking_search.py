@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
+from booking import pasted
 from booking.extensions import db
 from booking.models import Booking
 from booking.text_match import digits, lowered
@@ -50,7 +51,11 @@ def _conditions(query: str) -> ColumnElement[bool]:
 
 def search(query: str, now: datetime, limit: int = LIMIT) -> Found:
     """Bookings matching `query` (stripped, 1..MAX_QUERY characters): the coming ones first,
-    soonest first, then the past ones, latest first; at most `limit`."""
+    soonest first, then the past ones, latest first; at most `limit`. Direction marks (a
+    reference or phone number copied from a plain-text email) are no part of the query."""
+    query = pasted.clean(query)
+    if not query:
+        return Found((), False)
     upcoming = Booking.start_at >= now
     rows = list(
         db.session.scalars(

@@ -21,12 +21,13 @@ from booking.web.staff_base import bp as staff_bp
 from booking.web.staff_base import own_or_403, requires
 
 
-def email_sent(booking: Booking) -> bool:
-    """Whether the booking's newest confirmation has left the outbox (a page must not say
-    "we have sent" while a worker still has it)."""
+def email_sent(booking: Booking, kind: str = "confirm") -> bool:
+    """Whether the booking's newest email of that kind (the confirmation, or the request to
+    confirm a pending booking) has left the outbox: a page must not say "we have sent" while a
+    worker still has it."""
     sent = db.session.scalar(
         select(Outbox.sent_at)
-        .where(Outbox.booking_id == booking.id, Outbox.kind == "confirm")
+        .where(Outbox.booking_id == booking.id, Outbox.kind == kind)
         .order_by(Outbox.id.desc())
         .limit(1)
     )

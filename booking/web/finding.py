@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from markupsafe import Markup
 
-from booking import places
+from booking import holiday_names, places
 from booking.office import Office, Service
 from booking.schedule import Closure, Slot, day_slots, is_holiday, local_today
 
@@ -24,8 +24,10 @@ CUSTOMARY_DAYS = {
     (12, 24): lazy_gettext("Christmas Eve"),
     (12, 31): lazy_gettext("New Year's Eve"),
 }
-# The languages the holidays package names German holidays in; the rest read the German names.
+# The languages the holidays package names German holidays in; other readers get our names
+# (booking/holiday_names.py), and where we have none the German one.
 HOLIDAY_LANGUAGES = {"de": "de", "en": "en_US", "uk": "uk"}
+ENGLISH = "en_US"  # the package's names that are the msgids of ours
 
 
 def part_of_day(value: str | None) -> str | None:
@@ -80,18 +82,25 @@ def _supported_languages(country: str) -> tuple[str, ...]:
 
 
 def holiday_name(office: Office, day: date, reader: str) -> str | None:
-    """The public holiday's name in the reader's language where the holidays package has it
-    (for Germany: German, English, Ukrainian), else in German."""
+    """The public holiday's name in the reader's language: the holidays package's where it has
+    that language (for Germany: German, English, Ukrainian; its names are the country's own),
+    else ours from the catalogues (booking/holiday_names.py, Germany's holidays), else the
+    German one, marked as German."""
     if not office.holiday_country or not is_holiday(office, day):
         return None
-    supported = _supported_languages(office.holiday_country)
-    language = HOLIDAY_LANGUAGES.get(reader, "de")
+    country, subdivision = office.holiday_country, office.holiday_subdivision
+    supported = _supported_languages(country)
+    language = HOLIDAY_LANGUAGES.get(reader)
+    if language not in supported and ENGLISH in supported:
+        english = _holiday_names(country, subdivision, day.year, ENGLISH).get(day)
+        ours = holiday_names.translated(english, _) if english else None
+        if ours is not None and ours != english:  # unchanged: the catalogue has no translation
+            return ours
     if language not in supported:
         language = "de" if "de" in supported else None  # None: the country's own language
-    names = _holiday_names(office.holiday_country, office.holiday_subdivision, day.year, language)
-    name = names.get(day)
+    name = _holiday_names(country, subdivision, day.year, language).get(day)
     if name and language != HOLIDAY_LANGUAGES.get(reader):  # a German name on a page in Arabic
-        return Markup('<span lang="{}">{}</span>').format(language or office.holiday_country.lower(), name)
+        return Markup('<span lang="{}">{}</span>').format(language or country.lower(), name)
     return name
 
 

@@ -18,9 +18,11 @@ class BookingForm(FlaskForm):
     email = EmailField(_l("Email address"))
     phone = TelField(_l("Phone (optional)"))
     note = TextAreaField(_l("What is your appointment about? (optional)"))
+    # An acknowledgement, not a consent: the office processes the data for its public task
+    # (Art. 6(1)(e) GDPR, as /privacy says), so the box confirms the resident read the notice.
     consent = BooleanField(
-        _l("I agree that my details are stored to arrange this appointment."),
-        validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
+        _l("I have read the privacy notice."),
+        validators=[InputRequired(message=_l("Please confirm that you have read the privacy notice."))],
     )
     # Filled in by the ALTCHA widget (never rendered as a field); empty without JavaScript.
     altcha = StringField(_l("Automatic security check"))
@@ -70,9 +72,9 @@ class WaitlistForm(FlaskForm):
     email = EmailField(_l("Email address"))
     first_day = DateField(_l("From"))
     last_day = DateField(_l("Until"))
-    consent = BooleanField(
-        _l("I agree that my details are stored to offer me a free time."),
-        validators=[InputRequired(message=_l("Please agree so that we can store your booking."))],
+    consent = BooleanField(  # an acknowledgement, as on the booking form
+        _l("I have read the privacy notice."),
+        validators=[InputRequired(message=_l("Please confirm that you have read the privacy notice."))],
     )
 
 

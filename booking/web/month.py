@@ -1,5 +1,6 @@
 """The month view of a service (`/book/<service>/month?month=YYYY-MM`): the days that have free
-times, each a link to its week, so a resident sees at a glance where to look."""
+times, each a link to its week, so a resident sees at a glance where to look, and why the closed
+ones are closed (as on the week page)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import render_template, request, url_for
 from flask_babel import format_date, get_locale
 
 from booking import clock, current_office, places
+from booking.closures import closures_between
 from booking.schedule import local_today
 from booking.web import finding, limits
 from booking.web.public import _choice, _service_or_404, bp
@@ -41,8 +43,13 @@ def month(service_id: str) -> str:
         for slot, free in places.availability(office, service, first, end, now, language=choice.counselling)
         if free and finding.in_part(slot, part)
     }
-    names = get_day_names("abbreviated", locale=str(get_locale()))
-    wide = get_day_names("wide", locale=str(get_locale()))
+    month_days = (first + timedelta(days=n) for n in range(end.day))
+    # the days it opens, inside the booking window: which of them are closed, and why
+    opening_days = [day for day in month_days if today <= day <= last_day and day.weekday() in office.hours]
+    reader = str(get_locale())
+    closed = finding.closed_reasons(office, service, opening_days, reader, closures_between(first, end))
+    names = get_day_names("abbreviated", locale=reader)
+    wide = get_day_names("wide", locale=reader)
     carry = {**choice.args(), "part": part}
     previous = (first - timedelta(days=1)).replace(day=1)
     following = end + timedelta(days=1)
@@ -54,6 +61,7 @@ def month(service_id: str) -> str:
         title=format_date(first, "LLLL y"),
         weeks=calendar.Calendar().monthdatescalendar(first.year, first.month),
         free_days=free_days,
+        closed=closed,
         weekday_names=[(names[day], wide[day]) for day in range(7)],
         previous_month=previous if previous >= today.replace(day=1) else None,
         next_month=following if following <= last_day else None,

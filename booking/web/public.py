@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from booking import bookings, clock, current_office, languages, places, roster
@@ -29,7 +30,7 @@ from booking.closures import closures_between
 from booking.models import Booking
 from booking.office import Service
 from booking.refusals import InvalidBooking, SlotFull, TooLate
-from booking.schedule import local_today
+from booking.schedule import Slot, local_today
 from booking.web import finding, limits
 from booking.web.forms import ConfirmForm
 
@@ -125,39 +126,40 @@ def choose_language(code: str) -> Response:
     return redirect(target)
 
 
-def _week_page(
+@dataclass(frozen=True)
+class Week:
+    """A week of one service's times as the pages show it: the days with hours or times, each
+    with its slots and free places, why the closed ones are closed, and the weeks either side
+    that lie inside the booking window."""
+
+    monday: date
+    days: list[tuple[date, list[tuple[Slot, int]]]]
+    closed: dict[date, str | Markup]
+    previous: date | None
+    next: date | None
+
+    @property
+    def any_free(self) -> bool:
+        return any(free for _day, slots in self.days for _slot, free in slots)
+
+
+def week_of(
     service: Service,
-    endpoint: str,
+    day: date,
     *,
     language: str | None,
+    part: str | None = None,
     apart_from: Booking | None = None,
-    carry: Mapping[str, str | None] | None = None,
-    **page: object,
-) -> str:
-    """A week of times of `service` with a counsellor speaking `language` free: the requested
-    week, else the earliest free one. `endpoint` (with the view args of this request and `carry`)
-    is the page of the other weeks. `apart_from`: the booking being moved, whose own time does
-    not count as taken and is not offered."""
+) -> Week:
+    """The week of `day` (kept inside the booking window) with a counsellor speaking `language`
+    free. `apart_from`: the booking being moved, whose own time does not count as taken and is
+    not offered."""
     office, now = current_office(), clock.now()
     today = local_today(office, now)
     first_week, last_day = _monday(today), today + timedelta(days=office.rules.horizon_days)
-    part = finding.part_of_day(request.args.get("part"))
-    own_start = apart_from.start_at if apart_from is not None else None
-    soonest = finding.next_free(
-        office,
-        service,
-        now,
-        language=language,
-        part=part,
-        apart_from=apart_from.id if apart_from is not None else None,
-        own_start=own_start,
-    )
-    try:
-        monday = _monday(date.fromisoformat(request.args["week"]))
-    except (KeyError, ValueError):
-        monday = _monday(soonest.start.date()) if soonest else first_week
-    monday = min(max(monday, first_week), _monday(last_day))
+    monday = min(max(_monday(day), first_week), _monday(last_day))
     sunday = monday + timedelta(days=6)
+    own_start = apart_from.start_at if apart_from is not None else None
     slots = places.availability(
         office,
         service,
@@ -180,18 +182,56 @@ def _week_page(
     closed = finding.closed_reasons(
         office, service, [day for day, _slots in days], str(get_locale()), closures_between(monday, sunday)
     )
+    return Week(
+        monday=monday,
+        days=days,
+        closed=closed,
+        previous=monday - timedelta(days=7) if monday > first_week else None,
+        next=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
+    )
+
+
+def _week_page(
+    service: Service,
+    endpoint: str,
+    *,
+    language: str | None,
+    apart_from: Booking | None = None,
+    carry: Mapping[str, str | None] | None = None,
+    **page: object,
+) -> str:
+    """A week of times of `service` with a counsellor speaking `language` free: the requested
+    week, else the earliest free one. `endpoint` (with the view args of this request and `carry`)
+    is the page of the other weeks. `apart_from`: the booking being moved."""
+    office, now = current_office(), clock.now()
+    part = finding.part_of_day(request.args.get("part"))
+    soonest = finding.next_free(
+        office,
+        service,
+        now,
+        language=language,
+        part=part,
+        apart_from=apart_from.id if apart_from is not None else None,
+        own_start=apart_from.start_at if apart_from is not None else None,
+    )
+    try:
+        day = date.fromisoformat(request.args["week"])
+    except (KeyError, ValueError):
+        day = soonest.start.date() if soonest else local_today(office, now)
+    week = week_of(service, day, language=language, part=part, apart_from=apart_from)
+    monday = week.monday
     others = {**(request.view_args or {}), **(carry or {})}
     return render_template(
         "public/week.html",
         service=service,
-        days=days,
-        closed=closed,
+        days=week.days,
+        closed=week.closed,
         monday=monday,
         part=part,
         soonest=soonest,
-        previous_week=monday - timedelta(days=7) if monday > first_week else None,
-        next_week=monday + timedelta(days=7) if monday + timedelta(days=7) <= last_day else None,
-        any_free=any(free for _slot, free in slots),
+        previous_week=week.previous,
+        next_week=week.next,
+        any_free=week.any_free,
         week_url=lambda day, part=part: url_for(endpoint, week=day.isoformat(), part=part, **others),
         part_url=lambda wanted: url_for(endpoint, week=monday.isoformat(), part=wanted, **others),
         **page,

@@ -1,10 +1,11 @@
 """The booking form (`/book/<service>/details`): everything typed survives every failure. A
 refused field, a lost CSRF token, a rate limit or a switch of language shows the form again with
-what was typed; a time just taken shows it with the nearest free times to pick from instead."""
+what was typed; a time just taken shows it with the nearest free times to pick from instead, and
+choosing another time shows a week of times inside the form (its buttons send what was typed)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, ngettext, refresh
@@ -19,7 +20,7 @@ from booking.schedule import Slot, Unbookable
 from booking.web import challenges, limits, nearest
 from booking.web.forms import BookingForm
 from booking.web.forms import booking_request as booking_request_of
-from booking.web.public import Choice, _choice, _monday, _service_or_404, bp
+from booking.web.public import Choice, _choice, _monday, _service_or_404, bp, week_of
 
 
 @bp.route("/book/<service_id>/details", methods=["GET", "POST"])
@@ -61,9 +62,21 @@ def _switch_language() -> bool:
     return True
 
 
+def _picked_week() -> date | None:
+    """The week the form's "Choose another time" or "Show all times of the week" asked for:
+    those are buttons of the form, so what was typed comes along (never in an address)."""
+    if request.method != "POST":
+        return None
+    try:
+        return date.fromisoformat(request.form.get("pick_week", ""))
+    except ValueError:
+        return None
+
+
 def _details(service_id: str, refused: tuple[str, int] | None = None) -> Response | tuple[str, int] | str:
     office, service = current_office(), _service_or_404(service_id)
     switched = _switch_language()
+    picked = _picked_week()
     form = BookingForm()
     # The choice travels in the address (the form posts to it), so a language switch or a form
     # sent back after an expired token keeps it too.
@@ -75,6 +88,14 @@ def _details(service_id: str, refused: tuple[str, int] | None = None) -> Respons
     if start is None:
         flash(_("Please choose a time."), "error")
         return redirect(url_for("public.week", service_id=service.id, **choice.args()))
+    if picked is not None:  # a week of times inside the form: nothing booked, no errors yet
+        status = 200
+        if refused is not None:
+            message, status = refused
+            flash(message, "error")
+        week = week_of(service, picked, language=choice.counselling)
+        checked = start.astimezone(office.timezone).isoformat()  # as the week's times are written
+        return _details_page(service, None, form, choice, wanted=start, week=week, checked=checked), status
     slot = open_slot(office, service, start, clock.now())
     if isinstance(slot, Unbookable):
         if not posted:

@@ -8,7 +8,7 @@ from flask import flash, render_template
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from booking import clock, lost_links
+from booking import clock, lost_links, pasted
 from booking.web import limits
 from booking.web.forms import FindForm
 from booking.web.public import bp
@@ -19,6 +19,9 @@ from booking.web.public import bp
 def find() -> Response | tuple[str, int] | str:
     form = FindForm()
     if form.is_submitted():
+        # copied from a plain-text email, the reference comes between invisible direction marks
+        form.reference.data = pasted.clean(form.reference.data)
+        form.email.data = pasted.clean(form.email.data)
         errors = {}
         if lost_links.normal_reference(form.reference.data) is None:
             errors["reference"] = [_("Please enter the booking reference, e.g. ABCD-2345.")]

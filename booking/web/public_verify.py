@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from booking import clock, closures, current_office, verification
 from booking.extensions import db
 from booking.models import Booking
+from booking.web import confirmation
 from booking.web.forms import ConfirmForm
 from booking.web.public import bp
 
@@ -23,7 +24,12 @@ def check_email() -> str:
     booking = db.session.scalar(select(Booking).where(Booking.reference == reference)) if reference else None
     if booking is None or booking.status != "pending":
         abort(404)
-    return render_template("public/check_email.html", booking=booking, **_summary(booking))
+    return render_template(
+        "public/check_email.html",
+        booking=booking,
+        email_sent=confirmation.email_sent(booking, "verify"),
+        **_summary(booking),
+    )
 
 
 @bp.get("/confirm/<token>")

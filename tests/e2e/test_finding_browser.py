@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 EASTER_WEEK = "/book/beratung?week=2027-03-29"  # Monday 29 March 2027 is Easter Monday
-CLOSED = {"de": "Geschlossen: Ostermontag", "ar": "مغلق: Ostermontag"}
+CLOSED = {"de": "Geschlossen: Ostermontag", "ar": "مغلق: اثنين الفصح"}
 AFTERNOONS = {"de": "Nachmittags", "ar": "بعد الظهر"}
 
 
@@ -175,6 +175,7 @@ def test_the_month_shows_the_free_days_and_leads_to_their_week(browser, base_url
     assert "/book/beratung/month?month=2027-03" in page.url
     table = page.locator("table.month").bounding_box()
     assert table and table["width"] <= VIEWPORTS[size]["width"]  # seven columns fit a phone
+    assert page.locator(".closed-days li", has_text=CLOSED[language]).is_visible()  # why 29 March is closed
     check_accessibility(page, f"month {language} {size}")
     shots(page, "month")
     go(page, "td.free a >> nth=0")

@@ -1,6 +1,7 @@
 """In a real Chromium, at phone and desktop size, in German and Arabic: cancelling asks first,
 "Lost your link?", the legal pages, and a booking form that keeps what was typed when its token
-expired, its time was just taken or the language was switched. axe-core checks every page."""
+expired, its time was just taken (also choosing from the whole week) or the language was switched.
+axe-core checks every page."""
 
 from __future__ import annotations
 
@@ -156,6 +157,7 @@ def test_an_expired_form_keeps_everything_typed(browser, base_url, live_app, lan
     page.context.clear_cookies()  # the browser lost our cookie (restarted, or kept the tab for days)
     go(page, "#booking-form button[type=submit]")
     assert page.locator(".notice-error[role=alert]").count() == 1
+    assert page.locator(".error-summary").count() == 0  # nothing to list: no empty red box
     assert_typed_is_kept(page)
     assert page.get_attribute("html", "lang") == language
     check_accessibility(page, f"expired form {language} {size}")
@@ -186,12 +188,37 @@ def test_a_time_taken_while_typing_offers_the_nearest_free_ones(browser, base_ur
     radio.focus()
     page.keyboard.press("Space")
     assert radio.is_checked()
-    go(page, "#booking-form button[type=submit]")
+    go(page, "#booking-form button.primary")  # "Book appointment" (the form has the week's button too)
     assert re.search(r"/b/[^/]+\?new=1$", page.url)
     shots(page, "booked-another-time")
     with live_app.app_context():
         mine = db.session.scalar(select(Booking).where(Booking.email == "ayse@example.org"))
         assert mine is not None and mine.start_at.isoformat() == "2027-03-30T07:00:00+00:00"
+
+
+@parametrized
+def test_the_whole_week_after_a_taken_time_keeps_what_was_typed(browser, base_url, live_app, language, size):  # type: ignore[no-untyped-def]
+    shots = Shots(f"time-taken-week-{language}-{size}")
+    page = open_page(browser, base_url, language, size)
+    page.goto(base_url + DETAILS)
+    fill_details(page)
+    for email in ("a@example.org", "b@example.org"):  # meanwhile others take both places
+        book_at(live_app, "2027-03-30T08:30", email=email)
+    go(page, "#booking-form button[type=submit]")
+    go(page, "button[name=pick_week]")  # "Show all times of the week", by keyboard
+    assert_typed_is_kept(page)
+    assert page.locator("#day-2027-04-01 .time").count() > 0  # the whole week, inside the form
+    go(page, ".week-choice .week-nav button >> nth=-1")  # the next week
+    assert_typed_is_kept(page)
+    check_accessibility(page, f"week in the form {language} {size}")
+    shots(page, "next-week-in-the-form")
+    page.locator("#day-2027-04-06 .time").first.click()
+    go(page, "#booking-form button.primary")
+    assert re.search(r"/b/[^/]+\?new=1$", page.url)
+    with live_app.app_context():
+        mine = db.session.scalar(select(Booking).where(Booking.email == "ayse@example.org"))
+        assert mine is not None and mine.start_at.isoformat() == "2027-04-06T06:30:00+00:00"
+        assert (mine.phone, mine.note) == ("02452 123456", "Frage zur Einbürgerung")
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))

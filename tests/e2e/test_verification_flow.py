@@ -256,7 +256,7 @@ RESIDENTS = {  # who books, and what the pages say to them
         "name": "Ayşe Yılmaz",
         "email": "ayse@example.org",
         "heading": "Bitte bestätigen Sie Ihren Termin",
-        "sent_to": "Wir haben eine E-Mail an ayse@example.org gesendet.",
+        "sent_to": "Wir senden Ihnen eine E-Mail an ayse@example.org.",  # no worker runs here
         "by": f"bis {HOLD_UNTIL} Uhr",
         "button": "Termin bestätigen",
     },
@@ -264,7 +264,7 @@ RESIDENTS = {  # who books, and what the pages say to them
         "name": "أمل منصور",
         "email": "1234@example.org",  # digits first: drawn "example.org@1234" in Arabic without <bdi>
         "heading": "يرجى تأكيد موعدك",
-        "sent_to": "أرسلنا بريداً إلكترونياً إلى 1234@example.org.",
+        "sent_to": "نحن نرسل إليك بريداً إلكترونياً على 1234@example.org.",
         "by": f"قبل الساعة {HOLD_UNTIL}",
         "button": "تأكيد الموعد",
     },

@@ -36,7 +36,7 @@ def day_hint(html: str, day: str) -> str:
     """The text of the day's note (closed, or no free times), tags dropped."""
     match = re.search(rf'id="day-{day}">.*?<p class="hint[^"]*">(.*?)</p>', html, re.S)
     assert match, f"{day} has no note"
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+    return unescape(re.sub(r"<[^>]+>", "", match.group(1)).strip())
 
 
 def test_the_next_free_appointment_leads_straight_to_the_form(client: FlaskClient):
@@ -89,10 +89,44 @@ def test_a_public_holiday_says_its_name_in_the_readers_language(client: FlaskCli
     assert day_hint(ukrainian, "2027-03-29") == "Зачинено: Великодній понеділок"
 
 
-def test_without_a_translated_name_the_german_one_is_marked_german(client: FlaskClient):
-    arabic = client.get(EASTER_WEEK, headers={"Accept-Language": "ar"}).text
-    assert '<span lang="de">Ostermontag</span>' in arabic
-    assert day_hint(arabic, "2027-03-29") == "مغلق: Ostermontag"
+def test_christmas_day_is_named_in_arabic_and_turkish_though_the_holidays_package_has_no_such_names(
+    client: FlaskClient, clock: Clock
+):
+    clock.now = datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+    christmas_week = "/book/beratung?week=2026-12-21"
+    arabic = client.get(christmas_week, headers={"Accept-Language": "ar"}).text
+    assert day_hint(arabic, "2026-12-25") == "مغلق: أول أيام عيد الميلاد"
+    assert day_hint(arabic, "2026-12-24") == "مغلق: ليلة عيد الميلاد"  # the office file's closure
+    assert '<span lang="de">' not in arabic
+    turkish = client.get(christmas_week, headers={"Accept-Language": "tr"}).text
+    assert day_hint(turkish, "2026-12-25") == "Kapalı: Noel'in Birinci Günü"
+    assert (
+        day_hint(client.get(christmas_week, headers=DE).text, "2026-12-25")
+        == "Geschlossen: Erster Weihnachtstag"
+    )
+
+
+def test_a_holiday_we_have_no_name_for_is_named_in_german_marked_german(
+    app_with, tmp_path: Path, clock: Clock
+):  # type: ignore[no-untyped-def]
+    office = tmp_path / "office.toml"
+    office.write_text(
+        SUITE_OFFICE_TEXT.replace(
+            'holidays = { country = "DE", subdivision = "NW" }', 'holidays = { country = "AT" }'
+        ),
+        encoding="utf-8",
+    )
+    assert 'country = "AT"' in office.read_text(encoding="utf-8")
+    clock.now = datetime.fromisoformat("2027-10-18T09:00:00+02:00")
+    client = app_with(OFFICE_CONFIG=str(office)).test_client()
+    week = "/book/beratung?week=2027-10-25"  # Tuesday 26 October: Austria's National Day
+    arabic = client.get(week, headers={"Accept-Language": "ar"}).text
+    assert '<span lang="de">Nationalfeiertag</span>' in arabic
+    assert day_hint(arabic, "2027-10-26") == "مغلق: Nationalfeiertag"
+    german = client.get(week, headers=DE).text  # the package's own names where it has the language
+    assert (
+        day_hint(german, "2027-10-26") == "Geschlossen: Nationalfeiertag" and '<span lang="de">' not in german
+    )
 
 
 def test_a_closure_day_of_the_office_file_says_closed_and_christmas_eve_by_name(
@@ -164,6 +198,25 @@ def test_the_month_links_the_days_with_free_times_to_their_week(app: Flask, clie
     assert "2027-04-03" not in days and "2027-04-04" not in days  # the weekend
     week = client.get(unescape(linked[0]).split("#")[0], headers=DE).text
     assert 'id="day-2027-04-01"' in week and offered(week)
+
+
+def closed_in_month(html: str) -> dict[str, str]:
+    """The month's list of closed days: the numeric date → why, tags dropped."""
+    items = re.findall(r"<li>.*?\((\d\d\.\d\d\.\d{4})\).*?: (.*?)</li>", html, re.S)
+    return {day: unescape(re.sub(r"<[^>]+>", "", reason)).strip() for day, reason in items}
+
+
+def test_the_month_view_says_why_a_day_is_closed(client: FlaskClient, clock: Clock):
+    clock.now = datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+    page = client.get("/book/beratung/month?month=2026-12", headers=DE).text
+    assert closed_in_month(page) == {
+        "24.12.2026": "Geschlossen: Heiligabend",
+        "25.12.2026": "Geschlossen: Erster Weihnachtstag",
+        "31.12.2026": "Geschlossen: Silvester",
+    }  # weekends are no opening days, so not "closed"
+    assert "Donnerstag, 24. Dezember 2026: Geschlossen: Heiligabend</span>" in page  # in the day's cell
+    arabic = client.get("/book/beratung/month?month=2026-12", headers={"Accept-Language": "ar"}).text
+    assert closed_in_month(arabic)["25.12.2026"] == "مغلق: أول أيام عيد الميلاد"
 
 
 def test_the_month_stays_inside_the_booking_window(client: FlaskClient):

@@ -277,7 +277,7 @@ def test_consent_is_required(app: Flask, client: FlaskClient):
     before = snapshot(app)
     response = client.post(DETAILS, data=details(consent=None), headers=EN)
     assert response.status_code == 422
-    assert "Please agree so that we can store your booking." in response.text
+    assert "Please confirm that you have read the privacy notice." in response.text
     assert re.search(
         r'<input[^>]*aria-invalid="true"[^>]*name="consent"|name="consent"[^>]*aria-invalid', response.text
     )

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import AuditEvent, Booking, Outbox
-from booking.notify import tasks
-from tests.conftest import SUITE_OFFICE_TEXT, snapshot
+from booking.notify import messages, tasks
+from tests.conftest import FIXED_NOW, SUITE_OFFICE_TEXT, snapshot
 from tests.integration.test_public_pages import DETAILS, FIRST, book, csrf_token, details
 from tests.mailsink import SmtpSink
 
@@ -125,6 +125,28 @@ def test_the_link_is_sent_again_and_the_answer_is_the_same_for_an_unknown_bookin
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.booking_id == booking.id))
         assert "link_sent" in list(actions)
+
+
+def copied_reference(app: Flask, booking: Booking) -> str:
+    """The reference as a resident selects and copies it in the plain text of their confirmation:
+    with the invisible direction isolates around it that keep it in order in right-to-left text."""
+    with app.test_request_context():
+        stored = db.session.get(Booking, booking.id)
+        mail = messages.build_message(
+            "confirm", stored, app.extensions["office"], dedupe_key=f"confirm:{booking.id}", now=FIXED_NOW
+        )
+    plain = message_from_bytes(mail.raw, policy=policy.default).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    copied = re.search(r"Booking reference: (\S+)", plain).group(1)  # type: ignore[union-attr]
+    assert copied != booking.reference and booking.reference in copied  # the marks come along
+    return f" {copied} "
+
+
+def test_a_reference_copied_from_a_plain_text_email_finds_the_booking(app: Flask, client: FlaskClient):
+    booking = booking_of(app, book_en(client, email="anna@example.org"))
+    response = find(client, copied_reference(app, booking), "\u200eanna@example.org\u200f ")
+    assert response.status_code == 200
+    [row] = link_emails(app)
+    assert row.booking_id == booking.id
 
 
 def test_the_email_carries_the_manage_link_in_the_bookings_language(app_with, sink: SmtpSink):  # type: ignore[no-untyped-def]
@@ -236,6 +258,23 @@ def office_with(app_with, tmp_path: Path, text: str) -> Flask:  # type: ignore[n
     return app_with(OFFICE_CONFIG=str(path))
 
 
+def test_the_privacy_notice_says_who_gets_the_data_once_and_retention_on_its_own(client: FlaskClient):
+    page = client.get("/privacy", headers=DE).text
+    assert page.count("weitergegeben") == 1  # under "who receives your data"
+    retention = page.split("<h2>Wie lange wir sie speichern</h2>")[1].split("<h2>")[0]
+    assert "90 Tage nach dem Termin gelöscht" in retention and "weitergegeben" not in retention
+
+
+def test_the_forms_checkbox_acknowledges_the_privacy_notice_rather_than_consenting(client: FlaskClient):
+    german = client.get(DETAILS, headers=DE).text
+    assert '<label for="consent">Ich habe den Datenschutzhinweis gelesen.</label>' in german
+    assert "einverstanden" not in german and 'href="/privacy" class="checkbox-link"' in german
+    unticked = client.post(DETAILS, data=details(consent=None), headers=DE).text
+    assert "Bitte bestätigen Sie, dass Sie den Datenschutzhinweis gelesen haben." in unticked
+    waitlist = client.get("/book/beratung/waitlist", headers=DE).text
+    assert '<label for="consent">Ich habe den Datenschutzhinweis gelesen.</label>' in waitlist
+
+
 def test_the_legal_pages_take_the_office_files_values(app_with, tmp_path: Path):  # type: ignore[no-untyped-def]
     text = SUITE_OFFICE_TEXT.replace("retention_days = 90", "retention_days = 180")
     text = text.replace('dpo_email = "datenschutz@kreis-heinsberg.example"', 'dpo_email = "dsb@amt.example"')
@@ -305,6 +344,18 @@ def test_an_expired_token_with_a_language_switch_keeps_both(app_with):  # type: 
     assert csrf_token(response.text)
 
 
+def test_an_expired_token_on_a_complete_form_shows_no_empty_error_box(app_with):  # type: ignore[no-untyped-def]
+    client = app_with(WTF_CSRF_ENABLED=True).test_client()
+    response = client.post(DETAILS, data=details(), headers=EN)  # no token: it expired
+    assert response.status_code == 400 and "send the form again" in response.text
+    assert 'class="error-summary"' not in response.text
+    assert "<h2>Please check your entries</h2>" not in response.text
+    unticked = client.post(DETAILS, data=details(consent=None), headers=EN)
+    assert unticked.status_code == 400
+    summary = re.search(r'<div class="error-summary".*?</div>', unticked.text, re.S)
+    assert summary and '<a href="#consent">' in summary.group(0)  # a box when it has something to list
+
+
 def test_a_time_taken_while_typing_offers_the_nearest_free_times_and_books_one(
     app: Flask, client: FlaskClient
 ):
@@ -320,6 +371,50 @@ def test_a_time_taken_while_typing_offers_the_nearest_free_times_and_books_one(
     assert chosen.status_code == 302
     token = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", chosen.location).group(1)  # type: ignore[union-attr]
     assert booking_of(app, token).start_at.isoformat().startswith("2027-03-30T07:00")  # 09:00 CEST
+
+
+TYPED = {"name": "Anna Schmidt", "email": "anna@example.org", "phone": "0151 2345", "note": "Frage zum Visum"}
+
+
+def kept_what_was_typed(page: str) -> bool:
+    fields = all(f'value="{TYPED[key]}"' in page for key in ("name", "email", "phone"))
+    return fields and TYPED["note"] in page
+
+
+def test_choosing_another_time_shows_the_week_inside_the_form_and_keeps_what_was_typed(
+    app: Flask, client: FlaskClient
+):
+    form = client.get(DETAILS, headers=EN).text
+    assert 'form="booking-form" name="pick_week" value="2027-03-29"' in form  # a button, not a link
+    before = snapshot(app)
+    week = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-03-29"}, headers=EN)
+    assert week.status_code == 200 and kept_what_was_typed(week.text)
+    assert "error-summary" not in week.text and snapshot(app) == before  # nothing booked yet
+    assert f'name="start" value="{FIRST}" required checked' in week.text  # the time chosen so far
+    later = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-04-05"}, headers=EN)
+    assert later.status_code == 200 and kept_what_was_typed(later.text)
+    assert 'value="2027-04-06T08:30:00+02:00"' in later.text  # the next week's times
+    booked = client.post(DETAILS, data={**details(**TYPED), "start": "2027-04-06T08:30:00+02:00"})
+    token = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", booked.location).group(1)  # type: ignore[union-attr]
+    booking = booking_of(app, token)
+    assert booking.start_at.isoformat().startswith("2027-04-06T06:30")  # 08:30 CEST
+    assert (booking.name, booking.phone, booking.note) == (TYPED["name"], TYPED["phone"], TYPED["note"])
+
+
+def test_all_times_of_the_week_after_a_time_was_taken_keep_what_was_typed(app: Flask, client: FlaskClient):
+    book_en(client, email="a@example.org")
+    book_en(client, email="b@example.org")  # 08:30 is full now
+    taken = client.post(DETAILS, data=details(**TYPED), headers=EN)
+    assert taken.status_code == 409
+    assert 'name="pick_week" value="2027-03-29"' in taken.text and "/book/beratung?week=" not in taken.text
+    week = client.post(DETAILS, data={**details(**TYPED), "pick_week": "2027-03-29"}, headers=EN)
+    assert week.status_code == 200 and kept_what_was_typed(week.text)
+    offered = re.findall(r'type="radio" name="start" value="([^"]+)"', week.text)
+    assert FIRST not in offered and "2027-04-01T14:00:00+02:00" in offered  # the whole week, not four
+    booked = client.post(DETAILS, data={**details(**TYPED), "start": "2027-04-01T14:00:00+02:00"})
+    token = re.search(r"/b/([A-Za-z0-9_-]+)\?new=1", booked.location).group(1)  # type: ignore[union-attr]
+    booking = booking_of(app, token)
+    assert (booking.name, booking.phone, booking.note) == (TYPED["name"], TYPED["phone"], TYPED["note"])
 
 
 def test_the_details_page_offers_the_switch_without_javascript(client: FlaskClient):

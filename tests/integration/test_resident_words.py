@@ -57,7 +57,7 @@ def test_the_error_summary_speaks_german_and_gives_the_consent_its_message_alone
     ]
     assert "Bitte prüfen Sie Ihre Angaben" in summary
     assert "Name: Bitte geben Sie Ihren Namen ein." in summary
-    assert ">Bitte stimmen Sie zu" in summary  # the message, without the sentence it answers
+    assert ">Bitte bestätigen Sie, dass Sie den Datenschutzhinweis" in summary  # the message alone
     assert ".: " not in summary
 
 

@@ -96,3 +96,12 @@ def test_the_move_page_sets_each_time_apart_from_its_free_places(app, client):
     assert label
     words = " ".join(re.sub(r"<[^>]+>", "", label.group(1)).split())
     assert words == "08:30 – 2 free"
+
+
+def test_the_move_page_says_why_a_day_is_closed(app, client):
+    booking_id = book_at(app, f"{DAY}T08:30", email="a@example.org")
+    desk = signed_in(app, client)
+    easter_monday = desk.get(f"/staff/bookings/{booking_id}/move?date=2027-03-29").text
+    assert '<p class="notice">Closed: Easter Monday</p>' in easter_monday
+    saturday = desk.get(f"/staff/bookings/{booking_id}/move?date=2027-04-03").text
+    assert '<p class="notice">Closed</p>' in saturday

@@ -67,6 +67,16 @@ def test_a_reference_is_found_with_or_without_its_dash_and_in_parts(app, desk):
         assert found(desk, query) == [booking], query
 
 
+def test_a_reference_or_phone_copied_from_a_plain_text_email_is_found(app, desk):
+    booking = book_at(app, "2027-03-30T09:00", phone="02452 123456")
+    set_reference(app, booking, "K7QM-4XZP")
+    # the plain-text emails put references and phone numbers between U+2066 and U+2069
+    assert found(desk, "\u2066K7QM-4XZP\u2069") == [booking]
+    assert found(desk, " \u200f\u2066K7QM-4XZP\u2069 ") == [booking]
+    assert found(desk, "\u206602452 123456\u2069") == [booking]
+    assert found(desk, "\u2066\u2069") == []  # only marks: no query, nothing found
+
+
 def test_an_email_address_is_found_in_parts_and_any_case(app, desk):
     booking = book_at(app, "2027-03-30T09:00", email="Olena.Petrenko@Example.org")
     book_at(app, "2027-03-30T09:30", email="someone@example.org")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from booking import bookings, places, verification
 from booking.extensions import db
 from booking.models import Booking, Outbox, Staff
-from booking.notify import messages, outbox
+from booking.notify import messages, outbox, tasks
 from booking.office import DEFAULT_OFFICE_FILE
 from booking.refusals import InvalidBooking
 from tests.conftest import FIXED_NOW, Clock
@@ -223,12 +223,27 @@ def test_the_form_says_what_happens_next_and_leads_to_a_page_without_a_key(app, 
     )
     assert sent.status_code == 302 and sent.headers["Location"].endswith("/book/check-email")
     page = client.get("/book/check-email", headers={"Accept-Language": "en"})
-    assert "We have sent an email to <bdi>amira@example.org</bdi>." in page.text
+    assert "We are sending you an email to <bdi>amira@example.org</bdi>." in page.text
     assert "10:30" in page.text and "Waiting for your confirmation" in page.text
     with app.app_context():
         booking = db.session.scalar(select(Booking))
     assert booking.token not in page.text and booking.confirm_token not in page.text
     assert app.test_client().get("/book/check-email").status_code == 404  # another browser: nothing
+
+
+def test_check_email_says_sending_until_the_request_to_confirm_has_left_the_outbox(app, clock):
+    client = app.test_client()
+    url = f"/book/beratung/details?start={START}"
+    client.post(url, data={"name": "Amira", "email": "amira@example.org", "consent": "y"})
+    page = client.get("/book/check-email", headers={"Accept-Language": "en"}).text
+    assert "We are sending you an email to <bdi>amira@example.org</bdi>." in page
+    assert "We have sent" not in page
+    with app.app_context():
+        [row] = db.session.scalars(select(Outbox.id).where(Outbox.kind == "verify"))
+        assert tasks.send_email(row) == 1
+    page = client.get("/book/check-email", headers={"Accept-Language": "en"}).text
+    assert "We have sent an email to <bdi>amira@example.org</bdi>." in page
+    assert "We are sending" not in page
 
 
 def test_staff_see_a_pending_booking_as_such(app, clock):
