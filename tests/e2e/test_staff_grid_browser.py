@@ -89,6 +89,10 @@ def test_week_grid_and_day_list_on_screen(
     drawn = line.bounding_box()
     assert before["y"] + before["height"] <= drawn["y"] + 1 and drawn["y"] + drawn["height"] <= after["y"] + 1
     assert not page_scrolls_sideways(page)
+    free = page.locator(".slot-free")  # "2 places free" on one line, the number with its words
+    assert free.count() and all(
+        free.nth(i).evaluate("e => e.getClientRects().length") == 1 for i in range(free.count())
+    )
     row = page.locator(f"#booking-{ids['late']}")
     box = row.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1
