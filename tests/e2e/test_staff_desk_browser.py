@@ -111,7 +111,7 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     bars = week.locator("rect.part")
     assert bars.count() == 2 and all(bars.nth(i).bounding_box()["width"] > 0 for i in range(2))
     total = page.locator("#stats-bookings tfoot td[data-figure]").all_text_contents()
-    assert total == ["3", "1", "1", "0", "1"]  # bookings, cancelled, attended, no-show, open
+    assert total == ["3", "1", "0", "1", "1"]  # bookings, attended, no-show, not recorded, cancelled
     assert page.locator("#chart-counselling_languages rect.part").count() == 2
     assert not page_scrolls_sideways(page)
     for table in ("#stats-bookings", "#stats-page_languages", "#stats-counselling_languages"):

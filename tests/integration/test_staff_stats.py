@@ -138,6 +138,20 @@ def test_by_month_and_by_language_of_the_pages_and_of_the_counselling(app, desk,
     assert total_row(counselling) == {"Arabic": "2", "Not chosen": "2", "German": "1"}
 
 
+def test_the_chart_the_table_and_the_csv_name_the_outcomes_alike_in_one_order(app, desk, month):
+    desk.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = desk.get(f"/staff/stats?{RANGE}&by=week").text
+    legend = re.findall(r'<li><span class="swatch \w+" aria-hidden="true"></span>([^<]+)</li>', page)
+    table = page.split('id="stats-bookings"', 1)[1].split("</thead>", 1)[0]
+    columns = re.findall(r'<th scope="col">([^<]+)</th>', table)
+    spreadsheet = desk.get(f"/staff/stats.csv?{RANGE}&by=week").data.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(spreadsheet), delimiter=";"))
+    outcomes = ["Erschienen", "Nicht erschienen", "Noch nicht erfasst", "Abgesagt"]
+    assert legend == outcomes
+    assert columns == ["Zeitraum", "Buchungen", *outcomes]
+    assert header[:8] == ["Zeitraum", "Von", "Bis", "Buchungen", *outcomes]
+
+
 def test_the_csv_has_the_same_figures_in_the_export_style(app, desk, month):
     response = desk.get(f"/staff/stats.csv?{RANGE}&by=week")
     assert response.status_code == 200
@@ -146,15 +160,15 @@ def test_the_csv_has_the_same_figures_in_the_export_style(app, desk, month):
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == [
-        "Period", "From", "To", "Bookings", "Cancellations", "Attended", "No-shows", "Not recorded yet",
+        "Period", "From", "To", "Bookings", "Attended", "No-show", "Not recorded yet", "Cancelled",
         "Language of the pages: German", "Language of the pages: Arabic",
         "Language of the counselling: Arabic", "Language of the counselling: Not chosen",
         "Language of the counselling: German",
     ]  # fmt: skip
     assert rows[1:] == [
-        ["Week 13/2027", "2027-03-29", "2027-04-04", "3", "1", "1", "1", "0", "3", "0", "2", "1", "0"],
-        ["Week 14/2027", "2027-04-05", "2027-04-11", "2", "0", "1", "0", "1", "1", "1", "0", "1", "1"],
-        ["Total", "2027-03-29", "2027-04-11", "5", "1", "2", "1", "1", "4", "1", "2", "2", "1"],
+        ["Week 13/2027", "2027-03-29", "2027-04-04", "3", "1", "1", "0", "1", "3", "0", "2", "1", "0"],
+        ["Week 14/2027", "2027-04-05", "2027-04-11", "2", "1", "0", "1", "0", "1", "1", "0", "1", "1"],
+        ["Total", "2027-03-29", "2027-04-11", "5", "2", "1", "1", "1", "4", "1", "2", "2", "1"],
     ]
     assert (
         'href="/staff/stats.csv?from=2027-03-29&amp;to=2027-04-11&amp;by=week"'
