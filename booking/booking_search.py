@@ -1,7 +1,8 @@
 """Finding bookings for the staff desk: by name, reference, email address or phone number, as a
-caller gives them. Read-only, one query. Case does not matter in any script, a name may be given
-word by word in any order, a reference with or without its dash, a phone number with whatever
-spaces, slashes and dashes: phones are compared by their digits."""
+caller gives them. Read-only, one query. Case does not matter in any script, nor accents (a German
+keyboard's "ozturk" or "oeztuerk" finds "Öztürk"); a name may be given word by word in any order,
+a reference with or without its dash, a phone number with whatever spaces, slashes and dashes:
+phones are compared by their digits."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select
 
 from booking import pasted
 from booking.extensions import db
 from booking.models import Booking
-from booking.text_match import digits, lowered
+from booking.text_match import digits, folded, lowered, name_pattern
 
 LIMIT = 50
 MAX_QUERY = 100
@@ -31,15 +32,16 @@ class Found:
 
 
 def _conditions(query: str) -> ColumnElement[bool]:
-    """A booking matches when its name has every word of the query, its email address or its
-    reference contains it, or (a query of phone characters) its phone number has its digits."""
+    """A booking matches when its name has every word of the query (folded: accents, ı and ß as
+    a German keyboard types them, "oe" for "ö"), its email address or its reference contains it,
+    or (a query of phone characters) its phone number has its digits."""
     text = " ".join(query.split()).lower()
-    words = text.split(" ")
+    patterns = [pattern for pattern in map(name_pattern, text.split(" ")) if pattern]
     name = and_(
         Booking.anonymised_at.is_(None),  # their names are gone: never "found" by the placeholder
-        *(lowered(Booking.name).contains(word, autoescape=True) for word in words),
+        *(folded(Booking.name).regexp_match(pattern) for pattern in patterns),
     )
-    found = [name, lowered(Booking.email).contains(text, autoescape=True)]
+    found = [name if patterns else false(), lowered(Booking.email).contains(text, autoescape=True)]
     compact = re.sub(r"[\s\-]", "", text).upper()
     if REFERENCE_LIKE.fullmatch(compact):
         found.append(func.replace(Booking.reference, "-", "").contains(compact, autoescape=True))

@@ -1,8 +1,8 @@
-"""The figures the office reports to the county: bookings, cancellations, attended, no-shows and
-the languages, per ISO week or calendar month of the office's wall clock. A booking counts on the
-day of its appointment (a moved one where it went), once; every booking is exactly one of
-cancelled, attended, no-show or not yet recorded, so those four add up to the bookings. Pending
-bookings never confirmed and waitlist offers given back are not bookings.
+"""The figures the office reports to the county: the bookings, how each ended (OUTCOMES) and the
+languages, per ISO week or calendar month of the office's wall clock. A booking counts on the day
+of its appointment (a moved one where it went), once; every booking is exactly one of attended,
+no-show, not yet recorded or cancelled, so those four add up to the bookings. Pending bookings
+never confirmed and waitlist offers given back are not bookings.
 
 `tally` and `periods` are pure (rows and days in, figures out); `report` is their one query."""
 
@@ -25,6 +25,8 @@ from booking.schedule import local_bounds
 Grouping = Literal["week", "month"]
 GROUPINGS: tuple[Grouping, ...] = ("week", "month")
 MAX_DAYS = 732  # two years and a leap day: a year compared with the one before
+# How a booking ended, as `Figures` counts it: one order for the chart, the tables and the CSV.
+OUTCOMES = ("attended", "no_show", "open", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,10 @@ class Period:
 @dataclass
 class Figures:
     bookings: int = 0
-    cancelled: int = 0
     attended: int = 0
     no_show: int = 0
     open: int = 0  # confirmed, attendance not (yet) recorded
+    cancelled: int = 0
     page_languages: Counter[str] = field(default_factory=Counter)
     # None: the resident did not choose a language of counselling
     counselling_languages: Counter[str | None] = field(default_factory=Counter)

@@ -42,10 +42,11 @@ class GridCell:
     end: datetime
     closed: bool
     lines: tuple[Line, ...]
+    past: bool = False  # begun before now: nobody can be booked there any more
 
     @property
     def free(self) -> int:
-        return 0 if self.closed else sum(line.free for line in self.lines)
+        return 0 if self.closed or self.past else sum(line.free for line in self.lines)
 
     @property
     def residents(self) -> tuple[Resident, ...]:
@@ -99,7 +100,8 @@ def _lines(
 
 def week_grid(office: Office, monday: date, now: datetime, today: date) -> WeekGrid:
     """The grid of the week starting `monday`; `now` decides which pending bookings still hold a
-    place, `today` which column is marked."""
+    place and which times are past (no free places: as in the day view, nobody is booked into a
+    time gone), `today` which column is marked."""
     low, high = local_bounds(office, monday, monday + timedelta(days=6))
     found = bookings_between(office, monday, monday + timedelta(days=6), taking_place_at=now)
     counsellors = roster.roster()
@@ -122,6 +124,7 @@ def week_grid(office: Office, monday: date, now: datetime, today: date) -> WeekG
                         end=slot.end,
                         closed=any(c.overlaps(slot) for c in periods),
                         lines=_lines(office, service, slot, here, counsellors, taken, now),
+                        past=slot.start < now,
                     )
                 )
                 shown_services.add(service.id)

@@ -4,6 +4,8 @@ and for staff who book for a caller without email)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import segno
 from flask import render_template
 from flask_babel import force_locale
@@ -64,16 +66,16 @@ def qr_code(url: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704  segno writes only the path of the code and our escaped title
 
 
-def _printable(booking: Booking, *, for_staff: bool) -> str:
+def _printable(booking: Booking, template: str = "public/print.html", **extra: Any) -> str:
     url = messages.manage_url(booking)
     return render_template(
-        "public/print.html",
+        template,
         booking=booking,
         service=current_office().service(booking.service_id),
         manage_url=url,
         qr=qr_code(url),
-        for_staff=for_staff,
         past=booking.start_at <= clock.now(),
+        **extra,
     )
 
 
@@ -87,10 +89,12 @@ def printable(token: str) -> str:
 @requires("appointments")
 def staff_printable(booking_id: int) -> str:
     """The same confirmation for a caller without email, printed at the desk in the language
-    the booking was made in."""
+    the booking was made in; its buttons are the receptionist's, in the staff member's language
+    (rendered before the page switches to the booking's)."""
     booking = own_or_403(staff_calendar.get_by_id(booking_id) or _not_found())
+    actions = Markup(render_template("staff/_print_actions.html", booking=booking))  # noqa: S704  a rendered template
     with force_locale(booking.language):
-        return _printable(booking, for_staff=True)
+        return _printable(booking, "staff/print.html", actions=actions)
 
 
 def _not_found() -> Booking:

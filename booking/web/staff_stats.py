@@ -22,8 +22,8 @@ from booking.web.staff_base import bp, requires
 from booking.web.templating import RTL, language_name
 
 DEFAULT_MONTHS = 6
-# The parts of a bar, in this order, and the figure each shows.
-PARTS = ("attended", "no_show", "open", "cancelled")
+# The parts of a bar, the columns after "Bookings" and the CSV's: each outcome, in one order.
+PARTS = statistics.OUTCOMES
 
 
 def _default_range(today: date) -> tuple[date, date]:
@@ -69,6 +69,7 @@ def counselling_label(code: str | None) -> str:
 
 
 def part_label(kind: str) -> str:
+    """The one name of an outcome: in the legend, the table's column and the CSV's."""
     return {
         "attended": _("Attended"),
         "no_show": _("No-show"),
@@ -144,10 +145,7 @@ def stats_csv() -> Response:
             _("From"),
             _("To"),
             _("Bookings"),
-            _("Cancellations"),
-            _("Attended"),
-            _("No-shows"),
-            _("Not recorded yet"),
+            *(part_label(kind) for kind in PARTS),
             *(
                 _("Language of the pages: %(language)s", language=language_name(c))
                 for c in result.page_languages
@@ -165,10 +163,7 @@ def stats_csv() -> Response:
             first_day.isoformat(),
             last_day.isoformat(),
             figures.bookings,
-            figures.cancelled,
-            figures.attended,
-            figures.no_show,
-            figures.open,
+            *(getattr(figures, kind) for kind in PARTS),
             *(figures.page_languages[c] for c in result.page_languages),
             *(figures.counselling_languages[c] for c in result.counselling_languages),
         ]

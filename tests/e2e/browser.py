@@ -34,6 +34,26 @@ DESKTOP = {"width": 1280, "height": 900}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+def new_phone_page(browser: Any, locale: str = "de-DE") -> Any:
+    """A page as a phone's browser draws it: the meta viewport applies (a page wider than the
+    screen widens the layout until it fits), touch, three device pixels to a CSS pixel."""
+    context = browser.new_context(
+        viewport=PHONE, locale=locale, is_mobile=True, has_touch=True, device_scale_factor=3, bypass_csp=True
+    )
+    return context.new_page()
+
+
+def slow_stylesheets(page: Any, milliseconds: int = 400) -> None:
+    """The stylesheet arrives after the page itself, as on a slow mobile network: the browser
+    lays the page out once without it."""
+
+    def late(route: Any) -> None:
+        page.wait_for_timeout(milliseconds)
+        route.continue_()
+
+    page.route("**/*.css", late)
+
+
 def require_browser() -> None:
     """Skip with the reason outside CI; in CI a missing browser or axe-core is a failure."""
     missing = [str(p) for p in (Path(CHROMIUM), AXE) if not p.exists()]

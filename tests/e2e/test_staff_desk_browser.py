@@ -15,7 +15,7 @@ import pytest
 from booking.extensions import db
 from booking.models import Outbox
 from tests.e2e import test_browser
-from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility
+from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility, new_phone_page
 from tests.e2e.test_browser import new_page, sign_in
 from tests.e2e.test_staff_grid_browser import page_scrolls_sideways
 from tests.integration.staff_support import book_at, create_counsellor
@@ -28,6 +28,12 @@ base_url = test_browser.base_url
 staff_login = test_browser.staff_login
 
 STATS = "/staff/stats?from=2027-03-01&to=2027-04-30&by=week"
+
+
+def on_screen(locator: Any, width: int) -> bool:
+    """Drawn whole between the screen's left and right edges (not cut off, not scrolled away)."""
+    box = locator.bounding_box()
+    return bool(box) and box["x"] >= -1 and box["x"] + box["width"] <= width + 1
 
 
 def a_desk_day(app: Any, clock: Any) -> dict[str, int]:
@@ -68,7 +74,7 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     ids = a_desk_day(live_app, clock)
     size = "phone" if viewport == PHONE else "desktop"
     shots = Shots(f"staff-desk-{language}-{size}")
-    page = new_page(browser, viewport)
+    page = new_phone_page(browser) if viewport == PHONE else new_page(browser, viewport)
     page.goto(f"{base_url}/language/{language}?next=/staff/login")
     sign_in(page, base_url, *staff_login)
 
@@ -80,6 +86,7 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     results = page.locator("#search-results > li")
     assert results.count() == 1
     assert "أحمد الخطيب" in results.first.inner_text()
+    assert not page_scrolls_sideways(page)
     check_accessibility(page, f"search results in {language} ({size})")
     shots(page, "search")
     page.goto(base_url + "/staff/search?q=Niemand")
@@ -104,8 +111,12 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     bars = week.locator("rect.part")
     assert bars.count() == 2 and all(bars.nth(i).bounding_box()["width"] > 0 for i in range(2))
     total = page.locator("#stats-bookings tfoot td[data-figure]").all_text_contents()
-    assert total == ["3", "1", "1", "0", "1"]  # bookings, cancelled, attended, no-show, open
+    assert total == ["3", "1", "0", "1", "1"]  # bookings, attended, no-show, not recorded, cancelled
     assert page.locator("#chart-counselling_languages rect.part").count() == 2
+    assert not page_scrolls_sideways(page)
+    for table in ("#stats-bookings", "#stats-page_languages", "#stats-counselling_languages"):
+        cells = page.locator(f"{table} td, {table} th")
+        assert all(on_screen(cells.nth(i), viewport["width"]) for i in range(cells.count())), table
     check_accessibility(page, f"statistics in {language} ({size})")
     shots(page, "statistics")
     page.goto(base_url + "/staff/stats?from=2027-04-30&to=2027-03-01")
@@ -119,6 +130,9 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     row = page.locator("table.calendar tbody tr").first
     assert row.locator("a[href^='tel:'] bdi").text_content() == "0151 2345678"
     assert row.locator("td.failure details").is_visible()
+    assert not page_scrolls_sideways(page)
+    cells = row.locator("td")  # phone, status and why on screen, without scrolling inside a box
+    assert all(on_screen(cells.nth(i), viewport["width"]) for i in range(cells.count()))
     assert "550" not in row.locator("td.failure").inner_text().split("\n")[0]  # the words come first
     check_accessibility(page, f"undelivered emails in {language} ({size})")
     shots(page, "undelivered")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_browser
-from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility
+from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility, new_phone_page, slow_stylesheets
 from tests.e2e.test_browser import new_page, sign_in
 from tests.integration.staff_support import book_at, create_counsellor
 
@@ -61,7 +61,7 @@ def test_week_grid_and_day_list_on_screen(
     ids = a_desk_week(live_app, clock)
     size = "phone" if viewport == PHONE else "desktop"
     shots = Shots(f"staff-grid-{language}-{size}")
-    page = new_page(browser, viewport)
+    page = new_phone_page(browser) if viewport == PHONE else new_page(browser, viewport)
     page.goto(f"{base_url}/language/{language}?next=/staff/login")
     sign_in(page, base_url, *staff_login)
 
@@ -89,6 +89,10 @@ def test_week_grid_and_day_list_on_screen(
     drawn = line.bounding_box()
     assert before["y"] + before["height"] <= drawn["y"] + 1 and drawn["y"] + drawn["height"] <= after["y"] + 1
     assert not page_scrolls_sideways(page)
+    free = page.locator(".slot-free")  # "2 places free" on one line, the number with its words
+    assert free.count() and all(
+        free.nth(i).evaluate("e => e.getClientRects().length") == 1 for i in range(free.count())
+    )
     row = page.locator(f"#booking-{ids['late']}")
     box = row.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1
@@ -96,15 +100,22 @@ def test_week_grid_and_day_list_on_screen(
     check_accessibility(page, f"day {language} {size}")
     shots(page, "day")
 
-    # Attendance of the last appointment of the day: the page comes back at that row.
-    with page.expect_navigation():
-        row.locator("button[value=attended]").click()
-    assert page.url.endswith(f"#booking-{ids['late']}")
-    row = page.locator(f"#booking-{ids['late']}")
-    assert row.locator("button[value=attended][aria-pressed=true]").count() == 1
-    box = row.bounding_box()
-    assert page.evaluate("window.scrollY") > 0
-    assert -1 <= box["y"] < viewport["height"]  # in view, not at the top of the page far above
+    # Attendance: the page comes back at that row, also when the stylesheet comes late (a phone
+    # lays the unstyled page out wider than the screen first, and in Arabic lost the place).
+    slow_stylesheets(page)
+    for key, value in (("late", "attended"), ("german", "no_show"), ("arabic", "attended")):
+        row = page.locator(f"#booking-{ids[key]}")
+        with page.expect_navigation():
+            row.locator(f"button[value={value}]").click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"#booking-{ids[key]}")
+        assert row.locator(f"button[value={value}][aria-pressed=true]").count() == 1
+        page.wait_for_timeout(100)  # the phone's viewport settles after the load
+        box = row.bounding_box()
+        assert page.evaluate("window.scrollY") > 0, f"{key}: back at the top of the page"
+        assert -1 <= box["y"] < viewport["height"], f"{key}: not on screen"
+        assert not page_scrolls_sideways(page)
+    page.unroute("**/*.css")
     shots(page, "attended")
 
     # The move page: each time with its free places beside it.

@@ -111,6 +111,24 @@ def test_staff_print_the_confirmation_in_the_bookings_language(app: Flask):
     assert f'href="/staff/bookings/{number}"' in printed.text
 
 
+def test_the_staff_print_page_has_its_buttons_in_the_staff_members_language(app: Flask):
+    token = book(app.test_client(), headers={"Accept-Language": "ar"})
+    create_staff(app)
+    desk = app.test_client()
+    desk.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    assert sign_in(desk).status_code == 302
+    number = booking_id(app, token)
+    printed = desk.get(f"/staff/bookings/{number}/print").text
+    assert '<html lang="ar" dir="rtl">' in printed and "تأكيد الموعد" in printed  # for the caller
+    found = re.search(r'<p class="print-actions"([^>]*)>(.*?)</p>', printed, re.S)
+    assert found, "no print buttons"
+    attributes, actions = found.groups()
+    assert 'lang="de"' in attributes and 'dir="ltr"' in attributes  # marked as German inside Arabic
+    assert ">Drucken</button>" in actions
+    assert f'<a href="/staff/bookings/{number}">Zurück zum Termin</a>' in actions
+    assert "طباعة" not in printed and "العودة إلى الموعد" not in printed
+
+
 def test_a_counsellor_cannot_print_someone_elses_appointment(app: Flask):
     create_counsellor(app, "clara@kreis-heinsberg.example", "Clara Becker")
     create_counsellor(app, "yusuf@kreis-heinsberg.example", "Yusuf Demir")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from booking import bookings
 from booking.extensions import db
 from booking.models import Booking
@@ -38,6 +40,17 @@ def test_the_now_line_stands_between_the_past_and_the_coming_times_of_today(app,
     assert drawn[drawn.index("now") - 1 : drawn.index("now") + 2] == ["10:00", "now", "10:30"]
     assert drawn.count("now") == 1
     assert re.search(r'class="now-label">Now <bdi dir="ltr">10:10</bdi>', page)
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [("de", "Jetzt"), ("tr", "Şimdi"), ("fa", "اکنون"), ("ar", "الآن"), ("pl", "Teraz"), ("ru", "Сейчас")],
+)
+def test_the_now_line_says_now_in_the_readers_language(app, client, clock, language, word):
+    clock.now = TUESDAY_10_10
+    signed_in(app, client).environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    page = client.get(f"/staff/?date={DAY}").text
+    assert re.search(rf'class="now-label">{word} <bdi dir="ltr">10:10</bdi>', page)
 
 
 def test_no_now_line_on_another_day(app, client, clock):

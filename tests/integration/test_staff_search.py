@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import literal, select
 
 from booking import booking_search
 from booking.extensions import db
 from booking.models import Booking
+from booking.text_match import fold_text, folded
 from tests.integration.staff_support import (
     PASSWORD,
     book_at,
@@ -56,6 +58,41 @@ def test_a_name_is_found_in_any_case_script_and_order_of_its_words(app, desk):
     assert found(desk, "ОЛЕНА") == [olena]
     assert found(desk, "петр") == [olena]
     assert found(desk, "Öztürk Nowak") == []  # every word must be in the one name
+
+
+def test_a_name_is_found_as_a_german_keyboard_types_it(app, desk):
+    jurgen = book_at(app, "2027-03-30T09:00", name="Jürgen Öztürk", email="j@example.org")
+    ayse = book_at(app, "2027-03-30T09:30", name="Ayşe Yılmaz", email="a@example.org")
+    ismail = book_at(app, "2027-03-30T10:00", name="İsmail Doğan", email="i@example.org")
+    mueller = book_at(app, "2027-03-30T10:30", name="Hans Mueller-Straße", email="h@example.org")
+    ahmad = book_at(app, "2027-03-30T11:00", name="أحمد الخطيب", email="m@example.org")
+    for query in ("ozturk", "jurgen", "juergen oeztuerk", "OEZTUERK", "Jürgen", "oztuerk"):
+        assert found(desk, query) == [jurgen], query
+    for query in ("ayse yilmaz", "YILMAZ", "Ayse"):
+        assert found(desk, query) == [ayse], query
+    for query in ("ismail dogan", "ISMAIL", "İSMAİL DOĞAN"):
+        assert found(desk, query) == [ismail], query
+    for query in ("Müller", "mueller strasse", "straße"):
+        assert found(desk, query) == [mueller], query
+    assert found(desk, "احمد") == [ahmad]  # without the hamza, as often typed
+    assert found(desk, "ozturk ayse") == []  # still every word in the one name
+
+
+def test_a_name_typed_with_separate_accents_is_found_as_one_typed_with_letters(app, desk):
+    decomposed = book_at(
+        app, "2027-03-30T09:00", name="Ju\u0308rgen O\u0308ztu\u0308rk", email="j@example.org"
+    )
+    assert found(desk, "Öztürk") == [decomposed]
+    assert found(desk, "oeztuerk jurgen") == [decomposed]
+
+
+def test_the_database_folds_a_name_as_the_query_is_folded(app):
+    """PostgreSQL's functions and the Python that folds the query (and SQLite's names) agree."""
+    names = ["Jürgen Öztürk", "İSMAİL ŞAHİN", "Ayşe Yılmaz", "Łukasz Wąsik", "Straße", "Ju\u0308rgen",
+             "أحمد إبراهيم", "Олена Йосипівна Ёлкина", "ﬁ Ｆull", "Ørsted Æbelø", "ΣΩΚΡΑΤΗΣ"]  # fmt: skip
+    with app.app_context():
+        for name in names:
+            assert db.session.scalar(select(folded(literal(name)))) == fold_text(name), name
 
 
 def test_a_reference_is_found_with_or_without_its_dash_and_in_parts(app, desk):

@@ -82,6 +82,12 @@ def figures(html: str, table: str) -> dict[str, dict[str, int]]:
     return rows
 
 
+def total_row(table: str) -> dict[str, str]:
+    """The figures of a table's total row by the name of their column (each cell names it)."""
+    footer = re.findall(r'<tfoot><tr><th scope="row">Total</th>(.*?)</tr>', table, re.S)[0]
+    return dict(re.findall(r'<td data-label="([^"]+)">(\d+)</td>', footer))
+
+
 def test_the_table_counts_each_week_and_the_total(app, desk, month):
     page = desk.get(f"/staff/stats?{RANGE}&by=week")
     assert page.status_code == 200
@@ -121,8 +127,7 @@ def test_by_month_and_by_language_of_the_pages_and_of_the_counselling(app, desk,
     assert "March 2027" in page and "April 2027" in page
     pages = page.split('id="stats-page_languages"', 1)[1].split("</table>", 1)[0]
     assert re.findall(r'<th scope="col">([^<]+)</th>', pages) == ["Period", "German", "Arabic"]
-    assert re.findall(r"<tfoot><tr><th scope=\"row\">Total</th>(.*?)</tr>", pages, re.S)[0].count("<td>") == 2
-    assert "<td>4</td><td>1</td></tr></tfoot>" in pages
+    assert total_row(pages) == {"German": "4", "Arabic": "1"}
     counselling = page.split('id="stats-counselling_languages"', 1)[1].split("</table>", 1)[0]
     assert re.findall(r'<th scope="col">([^<]+)</th>', counselling) == [
         "Period",
@@ -130,7 +135,21 @@ def test_by_month_and_by_language_of_the_pages_and_of_the_counselling(app, desk,
         "Not chosen",
         "German",
     ]
-    assert "<td>2</td><td>2</td><td>1</td></tr></tfoot>" in counselling
+    assert total_row(counselling) == {"Arabic": "2", "Not chosen": "2", "German": "1"}
+
+
+def test_the_chart_the_table_and_the_csv_name_the_outcomes_alike_in_one_order(app, desk, month):
+    desk.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    page = desk.get(f"/staff/stats?{RANGE}&by=week").text
+    legend = re.findall(r'<li><span class="swatch \w+" aria-hidden="true"></span>([^<]+)</li>', page)
+    table = page.split('id="stats-bookings"', 1)[1].split("</thead>", 1)[0]
+    columns = re.findall(r'<th scope="col">([^<]+)</th>', table)
+    spreadsheet = desk.get(f"/staff/stats.csv?{RANGE}&by=week").data.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(spreadsheet), delimiter=";"))
+    outcomes = ["Erschienen", "Nicht erschienen", "Noch nicht erfasst", "Abgesagt"]
+    assert legend == outcomes
+    assert columns == ["Zeitraum", "Buchungen", *outcomes]
+    assert header[:8] == ["Zeitraum", "Von", "Bis", "Buchungen", *outcomes]
 
 
 def test_the_csv_has_the_same_figures_in_the_export_style(app, desk, month):
@@ -141,15 +160,15 @@ def test_the_csv_has_the_same_figures_in_the_export_style(app, desk, month):
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == [
-        "Period", "From", "To", "Bookings", "Cancellations", "Attended", "No-shows", "Not recorded yet",
+        "Period", "From", "To", "Bookings", "Attended", "No-show", "Not recorded yet", "Cancelled",
         "Language of the pages: German", "Language of the pages: Arabic",
         "Language of the counselling: Arabic", "Language of the counselling: Not chosen",
         "Language of the counselling: German",
     ]  # fmt: skip
     assert rows[1:] == [
-        ["Week 13/2027", "2027-03-29", "2027-04-04", "3", "1", "1", "1", "0", "3", "0", "2", "1", "0"],
-        ["Week 14/2027", "2027-04-05", "2027-04-11", "2", "0", "1", "0", "1", "1", "1", "0", "1", "1"],
-        ["Total", "2027-03-29", "2027-04-11", "5", "1", "2", "1", "1", "4", "1", "2", "2", "1"],
+        ["Week 13/2027", "2027-03-29", "2027-04-04", "3", "1", "1", "0", "1", "3", "0", "2", "1", "0"],
+        ["Week 14/2027", "2027-04-05", "2027-04-11", "2", "1", "0", "1", "0", "1", "1", "0", "1", "1"],
+        ["Total", "2027-03-29", "2027-04-11", "5", "2", "1", "1", "1", "4", "1", "2", "2", "1"],
     ]
     assert (
         'href="/staff/stats.csv?from=2027-03-29&amp;to=2027-04-11&amp;by=week"'

@@ -109,6 +109,28 @@ def test_each_counsellor_has_a_line_in_the_cell_with_who_comes_or_free(app, clie
     assert cells[(TUESDAY, "08:30")] == "Anna Becker: 1 free Yusuf Demir: 1 free"
 
 
+def test_past_times_offer_no_free_places(app, client, clock):
+    create_counsellor(app, "clara@ki.example", "Clara Becker", ("de",))
+    book_at(app, f"{TUESDAY}T09:00", name="Jürgen Öztürk", email="j@example.org")
+    clock.now = datetime(2027, 4, 1, 8, 10, tzinfo=UTC)  # Thursday 10:10: Tuesday and Wednesday gone
+    page = signed_in(app, client).get(WEEK).text
+    cells = grid(page)
+    assert cells[(TUESDAY, "09:00")] == "Clara Becker: Jürgen Öztürk"  # who came, no free place
+    assert cells[(TUESDAY, "08:30")] == "past"
+    assert cells[("2027-04-01", "10:00")] == "past"  # begun ten minutes ago
+    assert cells[("2027-04-01", "10:30")] == "Clara Becker: 1 free"
+    assert "free" not in " ".join(text for (day, _), text in cells.items() if day < "2027-04-01")
+    drawn = re.findall(
+        r'data-day="([^"]+)" data-time="([^"]+)">\s*<div class="slot-cell([^"]*)"[^>]*data-free="(\d+)"', page
+    )
+    gone = [
+        (day, hhmm, kind.split(), free)
+        for day, hhmm, kind, free in drawn
+        if (day, hhmm) < ("2027-04-01", "10:30")
+    ]
+    assert gone and all("past" in kind and free == "0" for _, _, kind, free in gone)
+
+
 def test_every_slot_of_every_week_of_the_year_has_one_cell_at_its_wall_time(app):
     """Across both DST changes and the holidays: each slot the schedule makes is in exactly one
     cell, in its day's column and its office-time row, and nothing else is."""
