@@ -4,8 +4,6 @@ and for staff who book for a caller without email)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import segno
 from flask import render_template
 from flask_babel import force_locale
@@ -66,23 +64,24 @@ def qr_code(url: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704  segno writes only the path of the code and our escaped title
 
 
-def _printable(booking: Booking, template: str = "public/print.html", **extra: Any) -> str:
+def _printable(booking: Booking, actions: Markup | None = None) -> str:
+    """The printable page; `actions`: the staff's buttons in place of the resident's."""
     url = messages.manage_url(booking)
     return render_template(
-        template,
+        "public/print.html",
         booking=booking,
         service=current_office().service(booking.service_id),
         manage_url=url,
         qr=qr_code(url),
         past=booking.start_at <= clock.now(),
-        **extra,
+        actions=actions,
     )
 
 
 @bp.get("/b/<token>/print")
 def printable(token: str) -> str:
     """A page to print: the appointment, what to bring, and the link as a QR code."""
-    return _printable(_booking_or_404(token), for_staff=False)
+    return _printable(_booking_or_404(token))
 
 
 @staff_bp.get("/bookings/<int:booking_id>/print")
@@ -94,7 +93,7 @@ def staff_printable(booking_id: int) -> str:
     booking = own_or_403(staff_calendar.get_by_id(booking_id) or _not_found())
     actions = Markup(render_template("staff/_print_actions.html", booking=booking))  # noqa: S704  a rendered template
     with force_locale(booking.language):
-        return _printable(booking, "staff/print.html", actions=actions)
+        return _printable(booking, actions)
 
 
 def _not_found() -> Booking:
