@@ -254,7 +254,9 @@ def test_a_batch_stops_at_a_failing_server_and_does_not_try_the_rest(mail_app: F
 
 def test_reminders_go_to_confirmed_bookings_whose_moment_has_come_and_not_begun(mail_app: Flask) -> None:
     office = mail_app.extensions["office"]
-    pending = book(mail_app, TUESDAY_0830, "pending@example.org", verify=True)  # not confirmed yet
+    pending = book(
+        mail_app, TUESDAY_0830 + timedelta(hours=2), "pending@example.org", verify=True
+    )  # never confirmed
     begun = book(mail_app, TUESDAY_0830 + timedelta(minutes=30), "begun@example.org")
     assert outbox.scan_reminders(office, TUESDAY_0830 + timedelta(minutes=30)) == 0  # begun at this moment
     assert not reminded(pending) and not reminded(begun)
