@@ -4,7 +4,7 @@ calendar program reads it. (tests/unit/test_calendar_clients.py reads them with 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -203,6 +203,57 @@ def test_the_vtimezone_comes_before_the_event() -> None:
     assert data.count(b"BEGIN:VTIMEZONE") == 1
     assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
     assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+# São Tomé kept GMT but for 2018, a year at +01 (WAT), 02:00 on 2018-01-01 to 02:00 on 2019-01-01:
+# a zone whose rule of today holds on both sides of one year only.
+SAO_TOME = replace(OFFICE, timezone=ZoneInfo("Africa/Sao_Tome"))
+
+
+def on(day: date, hours: int = 10) -> FakeBooking:
+    """A half-hour booking at `hours` o'clock UTC on `day`, São Tomé's wall clock outside 2018."""
+    start = datetime.combine(day, time(hours), UTC)
+    return FakeBooking(reference=f"R{day:%Y%m%d}", start_at=start, end_at=start + timedelta(minutes=30))
+
+
+def sao_tome_feed(*days: date) -> bytes:
+    return feed_calendar(
+        [on(day) for day in days], SAO_TOME, manage_url_for=lambda b: MANAGE, language="de", stamp=STAMP
+    )
+
+
+def offset_in_file(data: bytes, wall: datetime) -> timedelta | None:
+    """The UTC offset at the wall-clock time `wall` as the file's own VTIMEZONE gives it (read by
+    dateutil without looking the zone up, as a calendar program without tzdata would)."""
+    [zone] = parse(data).walk("VTIMEZONE")
+    return wall.replace(tzinfo=zone.to_tz(lookup_tzid=False)).utcoffset()
+
+
+def todays_rule() -> bytes:
+    """São Tomé's VTIMEZONE as every file of these years has it: one STANDARD at GMT."""
+    return vtimezone_bytes(sao_tome_feed(date(2026, 6, 1)))
+
+
+def test_the_feed_time_zone_covers_every_day_from_a_year_before_its_first_booking() -> None:
+    # 366 days before 2020-01-01 is 2018-12-31, at +01: the file's zone must say so.
+    reaching_2018 = sao_tome_feed(date(2021, 3, 1), date(2020, 1, 1))
+    assert offset_in_file(reaching_2018, datetime(2018, 12, 31, 12)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2018, datetime(2020, 1, 1, 12)) == timedelta(0)
+    # 366 days before 2020-01-02 is 2019-01-01, back at GMT: today's rule holds, as in every file.
+    from_2019 = sao_tome_feed(date(2021, 3, 1), date(2020, 1, 2))
+    assert vtimezone_bytes(from_2019) == todays_rule()
+    assert offset_in_file(from_2019, datetime(2019, 1, 1, 12)) == timedelta(0)
+
+
+def test_the_feed_time_zone_covers_every_day_to_a_year_after_its_last_booking() -> None:
+    # 366 days after 2016-12-31 is 2018-01-01, at +01 from 02:00 on: the file's zone must say so.
+    reaching_2018 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 31))
+    assert offset_in_file(reaching_2018, datetime(2018, 1, 1, 12)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2018, datetime(2016, 12, 31, 12)) == timedelta(0)
+    # 366 days after 2016-12-30 is 2017-12-31, still GMT: today's rule holds, as in every file.
+    until_2017 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 30))
+    assert vtimezone_bytes(until_2017) == todays_rule()
+    assert offset_in_file(until_2017, datetime(2017, 12, 31, 12)) == timedelta(0)
 
 
 def test_summary_names_the_service_in_the_bookings_language() -> None:
