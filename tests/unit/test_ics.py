@@ -205,14 +205,14 @@ def test_the_vtimezone_comes_before_the_event() -> None:
     assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
-# São Tomé kept GMT but for 2018, a year at +01 (WAT), 02:00 on 2018-01-01 to 02:00 on 2019-01-01:
-# a zone whose rule of today holds on both sides of one year only.
+# São Tomé kept GMT but for 2018: +01 (WAT) from 01:00 UTC on 1 January 2018 to 01:00 UTC on
+# 1 January 2019, so its rule of today (GMT) holds in any span of years without 2018 and 2019.
 SAO_TOME = replace(OFFICE, timezone=ZoneInfo("Africa/Sao_Tome"))
 
 
-def on(day: date, hours: int = 10) -> FakeBooking:
-    """A half-hour booking at `hours` o'clock UTC on `day`, São Tomé's wall clock outside 2018."""
-    start = datetime.combine(day, time(hours), UTC)
+def on(day: date) -> FakeBooking:
+    """A half-hour booking at 10:00 UTC on `day`, São Tomé's wall clock outside 2018."""
+    start = datetime.combine(day, time(10), UTC)
     return FakeBooking(reference=f"R{day:%Y%m%d}", start_at=start, end_at=start + timedelta(minutes=30))
 
 
@@ -234,26 +234,25 @@ def todays_rule() -> bytes:
     return vtimezone_bytes(sao_tome_feed(date(2026, 6, 1)))
 
 
-def test_the_feed_time_zone_covers_every_day_from_a_year_before_its_first_booking() -> None:
-    # 366 days before 2020-01-01 is 2018-12-31, at +01: the file's zone must say so.
-    reaching_2018 = sao_tome_feed(date(2021, 3, 1), date(2020, 1, 1))
-    assert offset_in_file(reaching_2018, datetime(2018, 12, 31, 12)) == timedelta(hours=1)
-    assert offset_in_file(reaching_2018, datetime(2020, 1, 1, 12)) == timedelta(0)
-    # 366 days before 2020-01-02 is 2019-01-01, back at GMT: today's rule holds, as in every file.
-    from_2019 = sao_tome_feed(date(2021, 3, 1), date(2020, 1, 2))
-    assert vtimezone_bytes(from_2019) == todays_rule()
-    assert offset_in_file(from_2019, datetime(2019, 1, 1, 12)) == timedelta(0)
+def test_the_feed_time_zone_covers_the_whole_year_a_year_before_its_first_booking() -> None:
+    # A year (366 days) before 2020-12-31 is 2019-12-31: all of 2019, whose first hours São Tomé
+    # still kept +01 (until 02:00 on its wall clock), must be right in the file.
+    reaching_2019 = sao_tome_feed(date(2021, 3, 1), date(2020, 12, 31))
+    assert offset_in_file(reaching_2019, datetime(2019, 1, 1, 0, 30)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2019, datetime(2019, 6, 1, 12)) == timedelta(0)
+    # A year before 2021-01-01 is 2020-01-01: from 2020 on today's rule holds, as in every file.
+    from_2020 = sao_tome_feed(date(2021, 3, 1), date(2021, 1, 1))
+    assert vtimezone_bytes(from_2020) == todays_rule()
 
 
-def test_the_feed_time_zone_covers_every_day_to_a_year_after_its_last_booking() -> None:
-    # 366 days after 2016-12-31 is 2018-01-01, at +01 from 02:00 on: the file's zone must say so.
+def test_the_feed_time_zone_covers_the_whole_year_a_year_after_its_last_booking() -> None:
+    # A year (366 days) after 2016-12-31 is 2018-01-01: all of 2018, at +01, must be right.
     reaching_2018 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 31))
-    assert offset_in_file(reaching_2018, datetime(2018, 1, 1, 12)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2018, datetime(2018, 6, 15, 12)) == timedelta(hours=1)
     assert offset_in_file(reaching_2018, datetime(2016, 12, 31, 12)) == timedelta(0)
-    # 366 days after 2016-12-30 is 2017-12-31, still GMT: today's rule holds, as in every file.
+    # A year after 2016-12-30 is 2017-12-31: until the end of 2017 today's rule holds.
     until_2017 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 30))
     assert vtimezone_bytes(until_2017) == todays_rule()
-    assert offset_in_file(until_2017, datetime(2017, 12, 31, 12)) == timedelta(0)
 
 
 def test_summary_names_the_service_in_the_bookings_language() -> None:
