@@ -191,6 +191,14 @@ def test_a_rule_holds_only_in_a_span_of_years_the_zone_kept_it_throughout() -> N
     assert not agrees(rule, zone, 2019, 2020)  # in the first hour of 2019
 
 
+def test_a_rule_holds_in_a_year_the_zone_kept_it_whatever_the_next_year_brings() -> None:
+    """Haiti kept the US rule in 2015 and had no summer time in 2016."""
+    rule, zone = zone_rule("America/Port-au-Prince"), ZoneInfo("America/Port-au-Prince")
+    assert rule is not None
+    assert agrees(rule, zone, 2015, 2015)
+    assert not agrees(rule, zone, 2016, 2016) and not agrees(rule, zone, 2015, 2016)
+
+
 @pytest.mark.parametrize(
     ("tzid", "year", "next_clean_year"),
     [
