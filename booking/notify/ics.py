@@ -52,7 +52,7 @@ class BookingLike(Protocol):
 
 def event_uid(booking: BookingLike, office: Office) -> str:
     """Stable across every change of the booking, so calendars update one event."""
-    domain = office.email.rsplit("@", 1)[-1]
+    domain = office.email.rpartition("@")[2]  # what follows the last @
     return f"booking-{booking.reference}@{domain}"
 
 

@@ -7,15 +7,17 @@ has been seen to shift summer appointments by an hour with it.
 
 The rule comes from the zone's own data: the POSIX TZ string at the end of its TZif file (RFC 8536
 section 3.3), which is how tzdata states the rule that holds from the last listed transition on,
-e.g. `CET-1CEST,M3.5.0,M10.5.0/3` for Europe/Berlin. The rule is checked against zoneinfo for the
-years a file covers; a zone whose rule cannot be written as RRULEs, or whose listed transitions
-differ from its rule in those years (Morocco's Ramadan changes), is written by icalendar instead,
-over a fixed span, so that it too is the same in every file.
+e.g. `CET-1CEST,M3.5.0,M10.5.0/3` for Europe/Berlin. The rule is checked against zoneinfo at every
+moment of the years a file covers (at each transition the file lists and each change of the rule);
+a zone whose rule cannot be written as RRULEs, or whose listed transitions differ from its rule in
+those years (Morocco's Ramadan changes), is written by icalendar instead, over a fixed span, so
+that it too is the same in every file.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -35,6 +37,9 @@ RULE = re.compile(
 )
 DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # POSIX counts weekdays from Sunday = 0
 RULE_EPOCH = 1970  # where the rules start, as every VTIMEZONE in the RRULE form has it
+# A TZif header's six counts, from byte 20 on: isutcnt, isstdcnt, leapcnt, timecnt, typecnt,
+# charcnt (RFC 8536 section 3.1).
+COUNTS = struct.Struct(">6L")
 # The span of the fallback for zones whose rule cannot be used: icalendar's own defaults.
 FALLBACK_FIRST, FALLBACK_LAST = Timezone.DEFAULT_FIRST_DATE, Timezone.DEFAULT_LAST_DATE
 
@@ -53,7 +58,7 @@ class Onset:
 
     def day(self, year: int) -> date:
         first = date(year, self.month, 1)
-        day = first + timedelta(days=(self.weekday - (first.isoweekday() % 7)) % 7 + 7 * (self.week - 1))
+        day = first + timedelta(days=(self.weekday - first.isoweekday()) % 7 + 7 * (self.week - 1))
         while day.month != self.month:  # a fifth weekday the month does not have: the last one
             day -= timedelta(days=7)
         return day
@@ -154,16 +159,31 @@ def zone_rule(tzid: str) -> Rule | None:
     data = _tzif(tzid)
     if not data or not data.startswith(b"TZif") or not data.endswith(b"\n"):
         return None
-    footer = data[:-1].rsplit(b"\n", 1)[-1]
+    footer = data[:-1].rpartition(b"\n")[2]
     return parse_posix_tz(footer.decode("ascii", "replace"))
 
 
+def listed_changes(tzid: str) -> list[int]:
+    """The changes of offset the zone's TZif file lists, in seconds since 1970 (UTC): the 64-bit
+    times of its second data block (RFC 8536 section 3); the footer's rule holds after the last."""
+    data = _tzif(tzid)
+    if not data:
+        return []
+    isut, isstd, leap, count, types, chars = COUNTS.unpack_from(data, 20)
+    second = 44 + 5 * count + 6 * types + chars + 8 * leap + isstd + isut  # past the version 1 data
+    count = COUNTS.unpack_from(data, second + 20)[3]
+    return list(struct.unpack_from(f">{count}q", data, second + 44))
+
+
 def agrees(rule: Rule, zone: ZoneInfo, first_year: int, last_year: int) -> bool:
-    """Whether the rule gives zoneinfo's offset in these years: on both sides of each of its
-    changes and in the middle of every month (where a listed change it does not know would show)."""
-    moments = []
+    """Whether the rule gives zoneinfo's offset at every moment of these years (UTC). Neither
+    offset changes but at a change the zone's file lists or one of the rule's, so it is enough to
+    compare them at the start, at each listed change, and at and just before each of the rule's
+    (where zoneinfo, past its list, works out the footer's changes itself)."""
+    start, end = (datetime(year, 1, 1, tzinfo=UTC) for year in (first_year, last_year + 1))
+    span = range(int(start.timestamp()), int(end.timestamp()))
+    moments = [start] + [datetime.fromtimestamp(s, UTC) for s in listed_changes(zone.key) if s in span]
     for year in range(first_year, last_year + 1):
-        moments += [datetime(year, month, 15, 12, tzinfo=UTC) for month in range(1, 13)]
         for onset, before in _changes_with_before(rule):
             at = onset.instant(year, before)
             moments += [at - timedelta(seconds=1), at]

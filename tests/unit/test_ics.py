@@ -4,7 +4,7 @@ calendar program reads it. (tests/unit/test_calendar_clients.py reads them with 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -203,6 +203,56 @@ def test_the_vtimezone_comes_before_the_event() -> None:
     assert data.count(b"BEGIN:VTIMEZONE") == 1
     assert data.index(b"END:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
     assert data.endswith(b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+# São Tomé kept GMT but for 2018: +01 (WAT) from 01:00 UTC on 1 January 2018 to 01:00 UTC on
+# 1 January 2019, so its rule of today (GMT) holds in any span of years without 2018 and 2019.
+SAO_TOME = replace(OFFICE, timezone=ZoneInfo("Africa/Sao_Tome"))
+
+
+def on(day: date) -> FakeBooking:
+    """A half-hour booking at 10:00 UTC on `day`, São Tomé's wall clock outside 2018."""
+    start = datetime.combine(day, time(10), UTC)
+    return FakeBooking(reference=f"R{day:%Y%m%d}", start_at=start, end_at=start + timedelta(minutes=30))
+
+
+def sao_tome_feed(*days: date) -> bytes:
+    return feed_calendar(
+        [on(day) for day in days], SAO_TOME, manage_url_for=lambda b: MANAGE, language="de", stamp=STAMP
+    )
+
+
+def offset_in_file(data: bytes, wall: datetime) -> timedelta | None:
+    """The UTC offset at the wall-clock time `wall` as the file's own VTIMEZONE gives it (read by
+    dateutil without looking the zone up, as a calendar program without tzdata would)."""
+    [zone] = parse(data).walk("VTIMEZONE")
+    return wall.replace(tzinfo=zone.to_tz(lookup_tzid=False)).utcoffset()
+
+
+def todays_rule() -> bytes:
+    """São Tomé's VTIMEZONE as every file of these years has it: one STANDARD at GMT."""
+    return vtimezone_bytes(sao_tome_feed(date(2026, 6, 1)))
+
+
+def test_the_feed_time_zone_covers_the_whole_year_a_year_before_its_first_booking() -> None:
+    # A year (366 days) before 2020-12-31 is 2019-12-31: all of 2019, whose first hours São Tomé
+    # still kept +01 (until 02:00 on its wall clock), must be right in the file.
+    reaching_2019 = sao_tome_feed(date(2021, 3, 1), date(2020, 12, 31))
+    assert offset_in_file(reaching_2019, datetime(2019, 1, 1, 0, 30)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2019, datetime(2019, 6, 1, 12)) == timedelta(0)
+    # A year before 2021-01-01 is 2020-01-01: from 2020 on today's rule holds, as in every file.
+    from_2020 = sao_tome_feed(date(2021, 3, 1), date(2021, 1, 1))
+    assert vtimezone_bytes(from_2020) == todays_rule()
+
+
+def test_the_feed_time_zone_covers_the_whole_year_a_year_after_its_last_booking() -> None:
+    # A year (366 days) after 2016-12-31 is 2018-01-01: all of 2018, at +01, must be right.
+    reaching_2018 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 31))
+    assert offset_in_file(reaching_2018, datetime(2018, 6, 15, 12)) == timedelta(hours=1)
+    assert offset_in_file(reaching_2018, datetime(2016, 12, 31, 12)) == timedelta(0)
+    # A year after 2016-12-30 is 2017-12-31: until the end of 2017 today's rule holds.
+    until_2017 = sao_tome_feed(date(2015, 6, 1), date(2016, 12, 30))
+    assert vtimezone_bytes(until_2017) == todays_rule()
 
 
 def test_summary_names_the_service_in_the_bookings_language() -> None:
