@@ -170,15 +170,21 @@ def test_an_expired_form_keeps_everything_typed(browser, base_url, live_app, lan
         assert db.session.scalar(select(Booking.name)) == "Ayşe Yılmaz"
 
 
-@parametrized
-def test_a_time_taken_while_typing_offers_the_nearest_free_ones(browser, base_url, live_app, language, size):  # type: ignore[no-untyped-def]
-    shots = Shots(f"time-taken-{language}-{size}")
+def taken_while_typing(browser, base_url, live_app, language, size):  # type: ignore[no-untyped-def]
+    """The details typed in, then sent after others took both places of the chosen time."""
     page = open_page(browser, base_url, language, size)
     page.goto(base_url + DETAILS)
     fill_details(page)
-    for email in ("a@example.org", "b@example.org"):  # meanwhile others take both places
+    for email in ("a@example.org", "b@example.org"):
         book_at(live_app, "2027-03-30T08:30", email=email)
     go(page, "#booking-form button[type=submit]")
+    return page
+
+
+@parametrized
+def test_a_time_taken_while_typing_offers_the_nearest_free_ones(browser, base_url, live_app, language, size):  # type: ignore[no-untyped-def]
+    shots = Shots(f"time-taken-{language}-{size}")
+    page = taken_while_typing(browser, base_url, live_app, language, size)
     assert page.locator(".notice-error[role=alert]").count() == 1
     assert_typed_is_kept(page)
     nine = format_date(TUESDAY, "full", locale=language) + " (30.03.2027), 09:00"  # words and digits
@@ -199,12 +205,7 @@ def test_a_time_taken_while_typing_offers_the_nearest_free_ones(browser, base_ur
 @parametrized
 def test_the_whole_week_after_a_taken_time_keeps_what_was_typed(browser, base_url, live_app, language, size):  # type: ignore[no-untyped-def]
     shots = Shots(f"time-taken-week-{language}-{size}")
-    page = open_page(browser, base_url, language, size)
-    page.goto(base_url + DETAILS)
-    fill_details(page)
-    for email in ("a@example.org", "b@example.org"):  # meanwhile others take both places
-        book_at(live_app, "2027-03-30T08:30", email=email)
-    go(page, "#booking-form button[type=submit]")
+    page = taken_while_typing(browser, base_url, live_app, language, size)
     go(page, "button[name=pick_week]")  # "Show all times of the week", by keyboard
     assert_typed_is_kept(page)
     assert page.locator("#day-2027-04-01 .time").count() > 0  # the whole week, inside the form
