@@ -26,13 +26,13 @@ from booking import (
     week_grid,
 )
 from booking.accounts import authenticate
-from booking.closures import open_slot
+from booking.closures import closures_between, open_slot
 from booking.extensions import limiter
 from booking.models import Booking
 from booking.office import Office
 from booking.refusals import InvalidBooking, SlotFull, TooLate, unbookable_message
 from booking.schedule import Unbookable, local_today, window
-from booking.web import hardening
+from booking.web import finding, hardening
 from booking.web.forms import booking_request
 from booking.web.staff_base import bp, date_arg, me, own_or_403, requires, safe_next
 from booking.web.staff_forms import ActionForm, CallerBookingForm, LoginForm, MoveForm, ReasonForm
@@ -325,6 +325,10 @@ def move(booking_id: int) -> Response | tuple[str, int]:
         form=form,
         free=free,
         shown=shown,
+        # why a day without free times has none ("Geschlossen: Heiligabend"), read only then
+        closed=None
+        if free
+        else finding.closed_reason(office, service, shown, str(get_locale()), closures_between(shown, shown)),
         previous_day=shown - timedelta(days=1),
         next_day=shown + timedelta(days=1),
     ), status

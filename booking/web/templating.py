@@ -11,7 +11,6 @@ from flask_babel import format_date, format_time, get_locale
 from markupsafe import Markup
 
 from booking import languages
-from booking.office import Service
 
 # Each language named in itself, so a reader finds their own.
 LANGUAGE_NAMES = {
@@ -75,16 +74,6 @@ def language_name(code: str | None) -> str:
     return languages.name(code, str(get_locale() or "de")) if code else ""
 
 
-def closed_reason(service: Service, day: date) -> str | Markup | None:
-    """Why `day` has no times of `service` ("Geschlossen: Heiligabend"), for a page that shows one
-    day without the week page's reasons (the staff move page); None when it is open."""
-    from booking.closures import closures_between
-    from booking.web import finding
-
-    office = current_app.extensions["office"]
-    return finding.closed_reason(office, service, day, str(get_locale()), closures_between(day, day))
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
@@ -94,7 +83,6 @@ def init_app(app: Flask) -> None:
         numeric_date=numeric_date,
         resident_day=resident_day,
         language_name=language_name,
-        closed_reason=closed_reason,
     )
     app.jinja_env.filters.update(ltr=ltr, ltr_text=ltr_text, bdi=bdi)
 
