@@ -106,19 +106,24 @@ def test_christmas_day_is_named_in_arabic_and_turkish_though_the_holidays_packag
     )
 
 
+def client_of_office(app_with, tmp_path: Path, line: str, instead: str):  # type: ignore[no-untyped-def]
+    """A client of an app on the suite's office file with one line of it changed."""
+    office = tmp_path / "office.toml"
+    office.write_text(SUITE_OFFICE_TEXT.replace(line, instead), encoding="utf-8")
+    assert instead in office.read_text(encoding="utf-8")
+    return app_with(OFFICE_CONFIG=str(office)).test_client()
+
+
 def test_a_holiday_we_have_no_name_for_is_named_in_german_marked_german(
     app_with, tmp_path: Path, clock: Clock
 ):  # type: ignore[no-untyped-def]
-    office = tmp_path / "office.toml"
-    office.write_text(
-        SUITE_OFFICE_TEXT.replace(
-            'holidays = { country = "DE", subdivision = "NW" }', 'holidays = { country = "AT" }'
-        ),
-        encoding="utf-8",
-    )
-    assert 'country = "AT"' in office.read_text(encoding="utf-8")
     clock.now = datetime.fromisoformat("2027-10-18T09:00:00+02:00")
-    client = app_with(OFFICE_CONFIG=str(office)).test_client()
+    client = client_of_office(
+        app_with,
+        tmp_path,
+        'holidays = { country = "DE", subdivision = "NW" }',
+        'holidays = { country = "AT" }',
+    )
     week = "/book/beratung?week=2027-10-25"  # Tuesday 26 October: Austria's National Day
     arabic = client.get(week, headers={"Accept-Language": "ar"}).text
     assert '<span lang="de">Nationalfeiertag</span>' in arabic
@@ -132,16 +137,13 @@ def test_a_holiday_we_have_no_name_for_is_named_in_german_marked_german(
 def test_a_closure_day_of_the_office_file_says_closed_and_christmas_eve_by_name(
     app_with, tmp_path: Path, clock: Clock
 ):  # type: ignore[no-untyped-def]
-    office = tmp_path / "office.toml"
-    office.write_text(
-        SUITE_OFFICE_TEXT.replace(
-            'closures = ["2026-12-24", "2026-12-31"]', 'closures = ["2027-12-21", "2027-12-24"]'
-        ),
-        encoding="utf-8",
-    )
-    assert 'closures = ["2027-12-21"' in office.read_text(encoding="utf-8")
     clock.now = datetime.fromisoformat("2027-12-13T09:00:00+01:00")
-    client = app_with(OFFICE_CONFIG=str(office)).test_client()
+    client = client_of_office(
+        app_with,
+        tmp_path,
+        'closures = ["2026-12-24", "2026-12-31"]',
+        'closures = ["2027-12-21", "2027-12-24"]',
+    )
     page = client.get("/book/beratung?week=2027-12-20", headers=DE).text
     assert day_hint(page, "2027-12-21") == "Geschlossen"
     assert day_hint(page, "2027-12-24") == "Geschlossen: Heiligabend"
