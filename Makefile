@@ -18,7 +18,7 @@ run: $(RUN_STAMP) $(COMPILED)  ## set up and serve on http://127.0.0.1:$(PORT) (
 	PORT=$(PORT) $(BIN)/python -m booking.devserver
 
 test: install $(NODE_TOOLS) libical poppler  ## the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 lint: install
 	$(BIN)/ruff check .
