@@ -285,7 +285,7 @@ def test_the_cancellation_email_says_whether_the_office_or_the_resident_cancelle
     app, client, staff_id, sink
 ):
     own = book(app, f"{DAY}T09:00", email="own@example.org", language="en")
-    closed = book(app, f"{NEXT}T09:00", email="closed@example.org", language="en")
+    book(app, f"{NEXT}T09:00", email="closed@example.org", language="en")  # inside the closure
     with app.test_request_context():
         bookings.cancel(db.session.get(Booking, own), FIXED_NOW)  # from the link in the email
     closure_id = close(client, start_date=NEXT, reason="Fortbildung")
