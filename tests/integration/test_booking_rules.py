@@ -511,13 +511,15 @@ def test_a_reference_is_two_fours_of_the_alphabet_each_character_uniformly_rando
         assert {reference[position] for reference in drawn} == set(ALPHABET)
 
 
-def test_a_reference_spells_one_draw_of_forty_random_bits_five_to_a_character(monkeypatch):
-    for bit in range(40):
-        monkeypatch.setattr(secrets, "token_bytes", lambda n, value=1 << bit: value.to_bytes(n, "big"))
-        position, power = divmod(bit, 5)
-        code = ["A"] * 8
-        code[position] = ALPHABET[1 << power]
-        assert bookings._new_reference() == f"{''.join(code[:4])}-{''.join(code[4:])}"
+def test_every_one_of_the_forty_random_bits_of_a_reference_counts(monkeypatch):
+    """One draw of 40 bits spells the reference: draws that differ in any one bit give references
+    that differ (so all 2**40 are reachable), whichever bit goes to which character."""
+    spelled = {}
+    for value in [0] + [1 << bit for bit in range(40)]:
+        monkeypatch.setattr(secrets, "token_bytes", lambda n, value=value: value.to_bytes(n, "big"))
+        spelled[value] = bookings._new_reference()
+    assert all(REFERENCE.fullmatch(reference) for reference in spelled.values())
+    assert len(set(spelled.values())) == 41
 
 
 def test_a_booking_has_its_own_reference_and_token_of_256_random_bits(office):
