@@ -31,6 +31,15 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+
+# The staff pages' screens: staff work at a desk, so both languages on a desktop and the phone's
+# layout once, right to left (a variant of a walk costs 10-20 s of the suite's 15 minutes; the
+# resident pages keep all four).
+STAFF_VARIANTS = pytest.mark.parametrize(
+    ("viewport", "language"),
+    [(PHONE, "ar"), (DESKTOP, "de"), (DESKTOP, "ar")],
+    ids=["phone-ar", "desktop-de", "desktop-ar"],
+)
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 

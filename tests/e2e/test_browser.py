@@ -27,6 +27,7 @@ from tests.e2e.browser import (
     CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
+    STAFF_VARIANTS,
     Shots,
     Steps,
     check_accessibility,
@@ -425,13 +426,7 @@ def drawn_left_to_right(locator: Any, text: str) -> list[dict[str, Any]]:
     return glyphs
 
 
-# Staff work at a desk: both languages on a desktop, and the phone's layout once, right to left
-# (the walk takes about 20 s a variant of the suite's 15 minutes; the resident walk has all four).
-@pytest.mark.parametrize(
-    ("viewport", "language"),
-    [(PHONE, "ar"), (DESKTOP, "de"), (DESKTOP, "ar")],
-    ids=["phone-ar", "desktop-de", "desktop-ar"],
-)
+@STAFF_VARIANTS
 def test_every_staff_page_passes_axe(browser, base_url, live_app, staff_login, language, viewport):
     world = counsellors_with_an_absence(live_app)
     page = new_page(browser, viewport)

@@ -15,7 +15,7 @@ import pytest
 from booking.extensions import db
 from booking.models import Outbox
 from tests.e2e import test_browser
-from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility, new_phone_page
+from tests.e2e.browser import PHONE, STAFF_VARIANTS, Shots, check_accessibility, new_phone_page
 from tests.e2e.test_browser import new_page, sign_in
 from tests.e2e.test_staff_grid_browser import page_scrolls_sideways
 from tests.integration.staff_support import book_at, create_counsellor
@@ -66,8 +66,7 @@ def a_desk_day(app: Any, clock: Any) -> dict[str, int]:
     return ids
 
 
-@pytest.mark.parametrize("language", ["de", "ar"])
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@STAFF_VARIANTS
 def test_search_statistics_and_undelivered_emails_on_screen(
     browser, base_url, live_app, staff_login, clock, language, viewport
 ):
@@ -138,8 +137,7 @@ def test_search_statistics_and_undelivered_emails_on_screen(
     shots(page, "undelivered")
 
 
-@pytest.mark.parametrize("language", ["de", "ar"])
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@STAFF_VARIANTS
 def test_closing_two_days_and_cancelling_all_their_appointments_on_screen(
     browser, base_url, live_app, staff_login, language, viewport
 ):

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_browser
-from tests.e2e.browser import DESKTOP, PHONE, Shots, check_accessibility, new_phone_page, slow_stylesheets
+from tests.e2e.browser import (
+    DESKTOP,
+    PHONE,
+    STAFF_VARIANTS,
+    Shots,
+    check_accessibility,
+    new_phone_page,
+    slow_stylesheets,
+)
 from tests.e2e.test_browser import new_page, sign_in
 from tests.integration.staff_support import book_at, create_counsellor
 
@@ -53,8 +61,7 @@ def page_scrolls_sideways(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"))
 
 
-@pytest.mark.parametrize("language", ["de", "ar"])
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@STAFF_VARIANTS
 def test_week_grid_and_day_list_on_screen(
     browser, base_url, live_app, staff_login, clock, language, viewport
 ):
